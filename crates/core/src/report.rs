@@ -1,0 +1,44 @@
+//! The counters a run summary is made of, returned by sources and sinks.
+
+use std::time::Duration;
+
+/// What one stream's read did.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct StreamReport {
+    /// Records delivered to the runner, each exactly once.
+    pub records: u64,
+    /// HTTP requests sent, retries included.
+    pub requests: u64,
+    /// Requests that were retried after a transient failure.
+    pub retries: u64,
+    /// Times the pass started again from its first page after a cursor error.
+    pub pass_restarts: u64,
+    /// The token that lets the next run read only what changed, when the source gives one.
+    pub sync_token: Option<String>,
+    /// How long the read took.
+    pub duration: Duration,
+    /// Things the user should know that did not stop the read.
+    pub warnings: Vec<String>,
+}
+
+/// What a sink did with one dataset.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct DatasetReport {
+    /// The dataset's name.
+    pub dataset: String,
+    /// Rows written.
+    pub rows: u64,
+    /// Things the user should know, such as truncated values.
+    pub warnings: Vec<String>,
+}
+
+/// What a sink did in one run.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SinkReport {
+    /// Where the output went, such as a file path, for the summary.
+    pub location: Option<String>,
+    /// Requests sent to a remote destination; zero for file sinks.
+    pub requests: u64,
+    /// One report per dataset written, in the order they were written.
+    pub datasets: Vec<DatasetReport>,
+}
