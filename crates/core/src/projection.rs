@@ -149,6 +149,8 @@ fn cell_for(column: &Column, value: Option<&Value>) -> Cell {
         (ColumnType::Json, value) => Cell::Json(value.to_string()),
         (ColumnType::Integer, Value::Number(n)) => match n.as_i64() {
             Some(integer) => Cell::Integer(integer),
+            // A whole number past i64 would be rounded as a float; its exact text is better.
+            None if n.is_u64() => Cell::String(n.to_string()),
             None => number_cell(n),
         },
         (ColumnType::Number, Value::Number(n)) => number_cell(n),
@@ -254,5 +256,12 @@ mod tests {
         let cells = projection.project(&record(json!({"createdAt": "last Tuesday"})));
         assert_eq!(cells[0], Cell::Null);
         assert_eq!(cells[1], Cell::String("last Tuesday".into()));
+    }
+
+    #[test]
+    fn whole_numbers_past_i64_keep_their_exact_text() {
+        let projection = Projection::new(&schema());
+        let cells = projection.project(&record(json!({"count": 18_446_744_073_709_551_615u64})));
+        assert_eq!(cells[3], Cell::String("18446744073709551615".into()));
     }
 }
