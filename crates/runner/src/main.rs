@@ -1,2 +1,5 @@
-//! Placeholder while the crate is being written.
-fn main() {}
+//! The `ashflow` command. All behaviour lives in the library so tests can call it directly.
+
+fn main() -> std::process::ExitCode {
+    ashflow_runner::cli::main()
+}
