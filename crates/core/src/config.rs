@@ -51,8 +51,8 @@ impl ConfigTable {
     /// Errors name the spec file, line and column, and keep serde's message (which names an
     /// unknown key and lists the valid ones, when the config type denies unknown fields).
     pub fn deserialize<T: DeserializeOwned>(&self) -> Result<T> {
-        let root = toml::de::DeTable::parse(&self.document)
-            .map_err(|error| self.toml_error(&error))?;
+        let root =
+            toml::de::DeTable::parse(&self.document).map_err(|error| self.toml_error(&error))?;
         let table = self.descend(root)?;
 
         // `type` chooses the plugin and belongs to the runner, so plugin config types never
@@ -99,10 +99,7 @@ impl ConfigTable {
                 other => {
                     return Err(Error::Config {
                         location: Some(self.location_of(value_span.start)),
-                        message: format!(
-                            "`{name}` must be a table, found {}",
-                            other.type_str()
-                        ),
+                        message: format!("`{name}` must be a table, found {}", other.type_str()),
                     });
                 }
             }
@@ -113,11 +110,7 @@ impl ConfigTable {
     fn key_offset(&self, key: &str) -> Option<usize> {
         let root = toml::de::DeTable::parse(&self.document).ok()?;
         let table = self.descend(root).ok()?;
-        table
-            .get_ref()
-            .keys()
-            .find(|k| k.get_ref().as_ref() == key)
-            .map(|k| k.span().start)
+        table.get_ref().keys().find(|k| k.get_ref().as_ref() == key).map(|k| k.span().start)
     }
 
     fn toml_error(&self, error: &toml::de::Error) -> Error {
@@ -276,8 +269,7 @@ mod tests {
         limit: u32,
     }
 
-    const SPEC: &str =
-        "[sources.a]\ntype = \"x\"\n\n[sinks.book]\ntype = \"excel\"\npath = \"out.xlsx\"\npaht = 3\n";
+    const SPEC: &str = "[sources.a]\ntype = \"x\"\n\n[sinks.book]\ntype = \"excel\"\npath = \"out.xlsx\"\npaht = 3\n";
 
     fn sink_table() -> ConfigTable {
         ConfigTable::new("spec.toml", Arc::from(SPEC), vec!["sinks".into(), "book".into()])

@@ -81,7 +81,11 @@ pub struct Field {
 
 impl Field {
     /// A field with the given name, type and description.
-    pub fn new(name: impl Into<String>, data_type: DataType, description: impl Into<String>) -> Self {
+    pub fn new(
+        name: impl Into<String>,
+        data_type: DataType,
+        description: impl Into<String>,
+    ) -> Self {
         Field {
             name: name.into(),
             data_type,
@@ -137,7 +141,10 @@ impl Schema {
     /// Returns the dotted names of the fields added, so the caller can log them once. Declared
     /// fields are never changed; a new field gets the type of the first value seen, or `json`
     /// when that value is null, and keeps it.
-    pub fn absorb_unknown_fields(&mut self, record: &serde_json::Map<String, Value>) -> Vec<String> {
+    pub fn absorb_unknown_fields(
+        &mut self,
+        record: &serde_json::Map<String, Value>,
+    ) -> Vec<String> {
         let mut added = Vec::new();
         absorb_into(&mut self.fields, record, "", &mut added);
         added
@@ -201,8 +208,7 @@ mod tests {
         assert_eq!(added, vec!["fraudStatus", "score", "extra", "candidate.pronouns"]);
         assert_eq!(schema.field("score").map(|f| &f.data_type), Some(&DataType::Integer));
         assert_eq!(schema.field("extra").map(|f| &f.data_type), Some(&DataType::Json));
-        let Some(DataType::Object(nested)) = schema.field("candidate").map(|f| &f.data_type)
-        else {
+        let Some(DataType::Object(nested)) = schema.field("candidate").map(|f| &f.data_type) else {
             panic!("candidate stays an object");
         };
         assert_eq!(nested[1].name, "pronouns");
