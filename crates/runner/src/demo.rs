@@ -86,9 +86,9 @@ pub fn demo_spec(base_url: &str) -> String {
 
 [sources.ashby]
 type = "ashby"
-# The demo account's key. A real spec reads the key from the environment:
-# api_key = "${{ASHBY_API_KEY}}"
-api_key = "{DEMO_API_KEY}"
+# The demo account's key, read from a file beside this spec. A real spec usually reads the
+# key from the environment instead: api_key = "${{ASHBY_API_KEY}}"
+api_key = "file:{DEMO_KEY_FILE}"
 base_url = "{base_url}"
 
 [sinks.workbook]
@@ -100,6 +100,21 @@ type = "ai_json"
 path = "{DEMO_AI_FOLDER}"
 "#
     )
+}
+
+/// The file beside the demo spec that holds the demo account's key.
+pub const DEMO_KEY_FILE: &str = "demo-key.txt";
+
+/// Writes the demo spec and its key file into `folder` and returns the spec's path.
+pub fn write_demo_spec(folder: &Path, base_url: &str) -> anyhow::Result<PathBuf> {
+    let key_path = folder.join(DEMO_KEY_FILE);
+    std::fs::write(&key_path, format!("{DEMO_API_KEY}\n"))
+        .with_context(|| format!("cannot write {}", key_path.display()))?;
+
+    let spec_path = folder.join(DEMO_SPEC_FILE);
+    std::fs::write(&spec_path, demo_spec(base_url))
+        .with_context(|| format!("cannot write {}", spec_path.display()))?;
+    Ok(spec_path)
 }
 
 /// Starts the demo account, writes the demo spec into `options.out`, runs it and stops the
@@ -117,11 +132,11 @@ pub async fn run_demo(options: &DemoOptions) -> anyhow::Result<DemoOutcome> {
     let candidates = options.candidates;
     tracing::info!(url = %fake.base_url(), candidates, "Started the demo account.");
 
-    let spec_path = options.out.join(DEMO_SPEC_FILE);
-    let written = std::fs::write(&spec_path, demo_spec(&fake.base_url()))
-        .with_context(|| format!("cannot write {}", spec_path.display()));
-    let run = match written {
-        Ok(()) => run_spec(&spec_path, &RunOptions { progress: options.progress }).await,
+    let written = write_demo_spec(&options.out, &fake.base_url());
+    let (run, spec_path) = match written {
+        Ok(spec_path) => {
+            (run_spec(&spec_path, &RunOptions { progress: options.progress }).await, spec_path)
+        }
         Err(error) => {
             fake.shutdown().await;
             return Err(error);
@@ -174,6 +189,9 @@ pub async fn serve_fake_ashby(
     println!("{}", fake_server_banner(&fake.base_url(), options));
 
     stop.await;
+
+    // The benchmark reads this line to count requests independently of the exporter.
+    println!("Stopped after serving {} requests.", fake.request_count(None));
     fake.shutdown().await;
     Ok(())
 }

@@ -855,7 +855,7 @@ mod tests {
         "#)
         .await;
 
-        assert_eq!(summary.exit_code(), 1);
+        assert_eq!(summary.exit_code(), 2, "a configuration failure exits like a spec error");
         for dataset in ["broken_candidates", "broken_jobs"] {
             let error = outcome(&summary, dataset).result.as_ref().unwrap_err();
             assert!(error.to_string().contains("MEMORY_TEST_KEY"), "{error}");

@@ -71,15 +71,25 @@ impl RunSummary {
             && self.sinks.iter().all(|sink| sink.result.is_ok() && sink.datasets_missing.is_empty())
     }
 
-    /// The process exit code: 0 on success, 1 on any failure, 130 when cancelled.
+    /// The process exit code: 0 on success, 130 when cancelled, 2 when a stream or sink failed
+    /// because of its configuration (a secret's environment variable is not set, say), 1 on
+    /// any other failure.
     pub fn exit_code(&self) -> i32 {
         if self.cancelled {
             EXIT_CANCELLED
         } else if self.succeeded() {
             EXIT_SUCCESS
+        } else if self.has_configuration_failure() {
+            EXIT_USAGE
         } else {
             EXIT_FAILED
         }
+    }
+
+    fn has_configuration_failure(&self) -> bool {
+        let streams = self.streams.iter().filter_map(|s| s.result.as_ref().err());
+        let sinks = self.sinks.iter().filter_map(|s| s.result.as_ref().err());
+        streams.chain(sinks).any(|error| error.class() == ErrorClass::Config)
     }
 
     /// The end-of-run summary: streams, sinks, problems, what to do, and the outcome.
