@@ -37,7 +37,7 @@ use crate::telemetry::{Line, Progress};
 const STREAM_CHANNEL_BATCHES: usize = 4;
 
 /// Messages a sink's task may have queued before the dispatcher waits for it.
-const SINK_CHANNEL_MESSAGES: usize = 4;
+const SINK_CHANNEL_MESSAGES: usize = 2;
 
 /// How a run presents itself.
 #[derive(Debug, Clone, Default)]

@@ -36,7 +36,7 @@ use rusqlite::{Connection, params};
 use crate::error::RunnerError;
 
 /// Records per page when a dataset is read back.
-pub const PAGE_ROWS: usize = 1_000;
+pub const PAGE_ROWS: usize = 250;
 
 // A missing creation time sorts as i64::MAX (9223372036854775807), after every real instant.
 // The index is on that same expression, so SQLite reads pages straight from it without sorting.
