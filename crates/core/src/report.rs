@@ -1,4 +1,5 @@
-//! The counters a run summary is made of, returned by sources and sinks.
+//! The counters a run summary is made of, returned by sources and sinks, and the number format
+//! every user-facing message about them shares.
 
 use std::time::Duration;
 
@@ -41,4 +42,30 @@ pub struct SinkReport {
     pub requests: u64,
     /// One report per dataset written, in the order they were written.
     pub datasets: Vec<DatasetReport>,
+}
+
+/// `1234567` as `1,234,567`, for counts in messages people read.
+pub fn group_thousands(number: u64) -> String {
+    let digits = number.to_string();
+    let mut grouped = String::with_capacity(digits.len() + digits.len() / 3);
+    for (index, digit) in digits.chars().enumerate() {
+        if index > 0 && (digits.len() - index).is_multiple_of(3) {
+            grouped.push(',');
+        }
+        grouped.push(digit);
+    }
+    grouped
+}
+
+#[cfg(test)]
+mod tests {
+    use super::group_thousands;
+
+    #[test]
+    fn counts_are_grouped_by_thousands() {
+        assert_eq!(group_thousands(0), "0");
+        assert_eq!(group_thousands(999), "999");
+        assert_eq!(group_thousands(1_000), "1,000");
+        assert_eq!(group_thousands(1_234_567), "1,234,567");
+    }
 }

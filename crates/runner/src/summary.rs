@@ -383,18 +383,7 @@ pub(crate) fn counted(count: usize, noun: &str) -> String {
     if count == 1 { format!("1 {noun}") } else { format!("{count} {noun}s") }
 }
 
-/// `1234567` as `1,234,567`.
-pub fn group_thousands(number: u64) -> String {
-    let digits = number.to_string();
-    let mut grouped = String::with_capacity(digits.len() + digits.len() / 3);
-    for (index, digit) in digits.chars().enumerate() {
-        if index > 0 && (digits.len() - index).is_multiple_of(3) {
-            grouped.push(',');
-        }
-        grouped.push(digit);
-    }
-    grouped
-}
+pub(crate) use ashflow_core::report::group_thousands;
 
 /// A duration as a person reads it: `0.4s`, `12.0s`, `3m 05s`.
 pub fn format_duration(duration: Duration) -> String {
@@ -559,10 +548,7 @@ mod tests {
     }
 
     #[test]
-    fn numbers_and_durations_read_naturally() {
-        assert_eq!(group_thousands(0), "0");
-        assert_eq!(group_thousands(999), "999");
-        assert_eq!(group_thousands(1_234_567), "1,234,567");
+    fn durations_read_naturally() {
         assert_eq!(format_duration(Duration::from_millis(420)), "0.4s");
         assert_eq!(format_duration(Duration::from_secs(185)), "3m 05s");
     }

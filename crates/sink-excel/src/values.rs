@@ -115,15 +115,7 @@ fn truncation_marker(cut_chars: usize) -> String {
 
 /// `12345` as `12,345`, for messages people read.
 pub(crate) fn with_thousands_separators(number: usize) -> String {
-    let digits = number.to_string();
-    let mut grouped = String::with_capacity(digits.len() + digits.len() / 3);
-    for (index, digit) in digits.chars().enumerate() {
-        if index > 0 && (digits.len() - index).is_multiple_of(3) {
-            grouped.push(',');
-        }
-        grouped.push(digit);
-    }
-    grouped
+    ashflow_core::report::group_thousands(number as u64)
 }
 
 /// The widest content seen in each column, for column widths set by hand.
