@@ -142,3 +142,43 @@ fn assert_ai_folder_is_complete_and_redacted(
         assert!(!everything.contains(email.as_str()), "{email} is redacted by default");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_field_the_schema_does_not_know_passes_through_and_is_described_as_such() {
+    let fake = small_account().await;
+    let workspace = Workspace::new();
+    let spec = workspace.write_spec(&fake.base_url(), KEY, "entities = [\"candidates\"]");
+
+    let summary = workspace.run(&spec).await;
+    assert_eq!(summary.exit_code(), 0, "{}", summary.render());
+
+    let workbook = workspace.workbook();
+    assert_eq!(workbook.order, ["candidates", "Data dictionary"]);
+    let statuses = workbook.texts("candidates", "fraudStatus");
+    assert!(statuses.iter().all(|s| s == "Clear" || s == "Suspicious"), "{statuses:?}");
+    let dictionary = &workbook.sheets["Data dictionary"];
+    let row = dictionary
+        .iter()
+        .find(|row| row.iter().any(|cell| cell_text(cell) == "fraudStatus"))
+        .expect("the dictionary lists the new column");
+    assert!(row.iter().any(|cell| cell_text(cell).contains("not yet described")), "{row:?}");
+
+    let records = ai_records(&workspace.path("out/ai"), "candidates");
+    assert!(records.iter().all(|record| record["fraudStatus"].is_string()));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exclude_leaves_entities_out_without_requesting_them() {
+    let fake = small_account().await;
+    let workspace = Workspace::new();
+    let spec = workspace.write_spec(&fake.base_url(), KEY, "exclude = [\"offers\", \"users\"]");
+
+    let summary = workspace.run(&spec).await;
+
+    assert_eq!(summary.exit_code(), 0, "{}", summary.render());
+    assert_eq!(fake.request_count(Some("offer.list")), 0);
+    assert_eq!(fake.request_count(Some("user.list")), 0);
+    let workbook = workspace.workbook();
+    assert_eq!(workbook.order.len(), 12 + 1);
+    assert!(!workbook.sheets.contains_key("offers") && !workbook.sheets.contains_key("users"));
+}

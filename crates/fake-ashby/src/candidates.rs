@@ -220,6 +220,10 @@ impl World<'_> {
         record.opt_str("timezone", timezone);
         let location = (number % 8 > 1).then(|| self.candidate_location());
         optional(&mut record, "location", location.as_deref(), number % 8 == 1);
+
+        // Ashby sends fields newer than its published schema (`fraudStatus` appeared on
+        // candidates after the reference was written), and exporters must pass them through.
+        record.str("fraudStatus", ["Clear", "Clear", "Suspicious"][number % 3]);
         record.finish()
     }
 
