@@ -3,9 +3,9 @@
 //! count are printed.
 //!
 //! The fake runs as a separate process (`ashflow fake-ashby`) so that its generated data does
-//! not count towards the exporter's peak memory. Peak memory is the exporter's maximum resident
-//! set size, read with `getrusage(RUSAGE_CHILDREN)` right after the exporter is reaped and
-//! before the fake is, so only the exporter has been waited for at that point.
+//! not count towards the exporter's peak memory. Peak memory is the exporter's own maximum
+//! resident set size, reported by `wait4` for that one process (`getrusage(RUSAGE_CHILDREN)`
+//! would also count the release build that xtask ran before).
 
 use std::io::{BufRead, BufReader, Read};
 use std::net::{TcpListener, TcpStream};
@@ -121,19 +121,26 @@ fn export_once(binary: &Path, port: u16) -> Result<Outcome, String> {
     if let Some(stdout) = child.stdout.as_mut() {
         let _ = stdout.read_to_string(&mut summary);
     }
-    let status = child.wait().map_err(|e| format!("the export did not finish: {e}"))?;
+    let (exit_code, peak_rss_kib) = wait_with_peak_rss(&child)?;
     let wall = started.elapsed();
-    let peak_rss_kib = children_peak_rss_kib();
 
     let _ = std::fs::remove_dir_all(&workdir);
-    Ok(Outcome { wall, peak_rss_kib, exit_code: status.code().unwrap_or(-1), summary })
+    Ok(Outcome { wall, peak_rss_kib, exit_code, summary })
 }
 
-fn children_peak_rss_kib() -> i64 {
-    // SAFETY: getrusage only writes into the zeroed struct we pass, which lives on our stack.
+/// Reaps `child` and returns its exit code and its own peak resident set size in KiB.
+fn wait_with_peak_rss(child: &Child) -> Result<(i32, i64), String> {
+    let pid = child.id() as libc::pid_t;
+    let mut status = 0;
+    // SAFETY: wait4 writes only into `status` and the zeroed `usage`, both on our stack, and
+    // `pid` is our own child, which nothing else waits for.
     let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    let result = unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, &mut usage) };
-    if result == 0 { usage.ru_maxrss } else { -1 }
+    let reaped = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+    if reaped != pid {
+        return Err(format!("waiting for the export failed: {}", std::io::Error::last_os_error()));
+    }
+    let exit_code = if libc::WIFEXITED(status) { libc::WEXITSTATUS(status) } else { -1 };
+    Ok((exit_code, usage.ru_maxrss))
 }
 
 /// Stops the fake with SIGINT, as Ctrl-C would, and returns the line it prints about the
