@@ -21,6 +21,10 @@ use crate::error::AshbyError;
 use crate::limiter::AdaptiveLimiter;
 use crate::retry::{RetryPolicy, parse_retry_after, wait_before_retry};
 
+/// Retries after a connection could not be opened at all. A server that restarts is back within
+/// a few seconds; a wrong `base_url` never is, and should not hold a run for minutes.
+const UNREACHABLE_RETRIES: u32 = 2;
+
 /// The longest a new connection may take, whatever the request timeout.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -106,6 +110,10 @@ impl AshbyClient {
             .retry(self.retry.backoff())
             .when(AshbyError::is_transient)
             .adjust(|error, backoff| {
+                let unreachable = matches!(error, AshbyError::Unreachable { .. });
+                if unreachable && attempts.load(Ordering::Relaxed) > UNREACHABLE_RETRIES {
+                    return None;
+                }
                 let remaining =
                     deadline.map_or(Duration::MAX, |d| d.saturating_duration_since(Instant::now()));
                 wait_before_retry(backoff, error.retry_after(), remaining)
@@ -125,7 +133,7 @@ impl AshbyClient {
             .await;
 
         outcome.map_err(|error| {
-            if !error.is_transient() {
+            if !error.is_transient() || matches!(error, AshbyError::Unreachable { .. }) {
                 return error;
             }
             AshbyError::RetriesExhausted {
@@ -199,11 +207,28 @@ impl AshbyClient {
         if error.is_timeout() {
             return AshbyError::Timeout { endpoint: entity.endpoint, timeout: self.timeout };
         }
+        if error.is_connect() {
+            // Only the root cause: the outer layers name the endpoint, and without them the
+            // message is the same for every stream, so the summary says it once.
+            return AshbyError::Unreachable {
+                base_url: self.base_url.clone(),
+                detail: root_cause(error),
+            };
+        }
         AshbyError::Connection {
             endpoint: entity.endpoint,
             detail: format!("{stage}: {}", error_chain(error)),
         }
     }
+}
+
+/// The innermost cause of an error, such as "Connection refused (os error 111)".
+fn root_cause(error: &dyn std::error::Error) -> String {
+    let mut innermost = error;
+    while let Some(cause) = innermost.source() {
+        innermost = cause;
+    }
+    innermost.to_string()
 }
 
 /// An error and its causes on one line, as "outer: inner: innermost".
@@ -248,7 +273,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_refused_connection_is_retried_and_then_reported_without_the_key() {
+    async fn a_refused_connection_is_retried_briefly_then_points_at_base_url_without_the_key() {
         // Bind and drop a listener so the port is (almost certainly) closed.
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
         let port = listener.local_addr().expect("an address").port();
@@ -261,7 +286,7 @@ mod tests {
             Duration::from_secs(1),
             AdaptiveLimiter::new(1, DEFAULT_COOL_DOWN),
             RetryPolicy {
-                max_retries: 2,
+                max_retries: 8,
                 budget: Duration::from_secs(5),
                 min_backoff: Duration::from_millis(1),
                 max_backoff: Duration::from_millis(2),
@@ -276,11 +301,14 @@ mod tests {
             .await
             .expect_err("nothing listens");
 
-        assert!(matches!(error, AshbyError::RetriesExhausted { attempts: 3, .. }), "{error:?}");
-        assert_eq!(counters.requests.load(Ordering::Relaxed), 3);
-        assert_eq!(counters.retries.load(Ordering::Relaxed), 2);
+        assert!(matches!(error, AshbyError::Unreachable { .. }), "{error:?}");
+        assert_eq!(counters.requests.load(Ordering::Relaxed), 1 + u64::from(UNREACHABLE_RETRIES));
         let message = ashflow_core::Error::from(error).to_string();
-        assert!(message.contains("user.list still failed after 3 attempts"), "{message}");
+        assert!(
+            message.contains(&format!("cannot connect to http://127.0.0.1:{port}")),
+            "{message}"
+        );
+        assert!(message.contains("check `base_url`"), "{message}");
         assert!(!message.contains("sk_live_very_secret"), "{message}");
     }
 }

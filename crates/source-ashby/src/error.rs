@@ -103,7 +103,21 @@ pub(crate) enum AshbyError {
         timeout: Duration,
     },
 
-    /// The connection could not be made or broke before the answer was complete.
+    /// No connection could be opened at all: nothing listens there, or the host name does not
+    /// resolve. Retried only briefly, because waiting rarely fixes a wrong address.
+    #[error(
+        "cannot connect to {base_url} ({detail}); check `base_url` in the spec (without it \
+         ashflow uses {default}) and this machine's network",
+        default = crate::DEFAULT_BASE_URL
+    )]
+    Unreachable {
+        /// The API root that was tried.
+        base_url: String,
+        /// What the HTTP client reported.
+        detail: String,
+    },
+
+    /// The connection broke before the answer was complete.
     #[error("the connection to {endpoint} failed: {detail}")]
     Connection {
         /// The endpoint called.
@@ -254,6 +268,7 @@ impl AshbyError {
                 | AshbyError::ServerError { .. }
                 | AshbyError::Timeout { .. }
                 | AshbyError::Connection { .. }
+                | AshbyError::Unreachable { .. }
                 | AshbyError::UnreadableBody { .. }
         )
     }
@@ -276,6 +291,7 @@ impl AshbyError {
             AshbyError::ServerError { status, .. } => format!("HTTP {status}"),
             AshbyError::Timeout { .. } => "timeout".to_string(),
             AshbyError::Connection { .. } => "connection failed".to_string(),
+            AshbyError::Unreachable { .. } => "cannot connect".to_string(),
             AshbyError::UnreadableBody { .. } => "unreadable body".to_string(),
             other => other.to_string(),
         }

@@ -90,7 +90,8 @@ fn log_failure(entity: &Entity, error: &AshbyError, delivered: u64) {
     if matches!(error, AshbyError::Cancelled) {
         tracing::info!(component = "ashby", stream = entity.name, delivered, "Read cancelled.");
     } else {
-        tracing::error!(
+        // The runner logs the failure as an error with its context; this is the source's detail.
+        tracing::debug!(
             component = "ashby",
             stream = entity.name,
             delivered,
