@@ -16,8 +16,10 @@
 //! Alongside the rows, staging widens each dataset's schema with fields the source sent but did
 //! not declare, so they reach the sinks instead of being dropped.
 //!
-//! The file lives in a fresh folder in the system temp dir and is deleted with that folder when
-//! the store is dropped. It is a scratch file, so durability is traded for speed
+//! The file lives in a fresh folder in the system temp dir, readable by its owner only since it
+//! holds personal data, and is deleted with that folder when the store is dropped. A process
+//! that is killed cannot delete it, so each run holds a lock on a file in its folder and removes
+//! the folders of earlier runs whose lock nobody holds any more. It is a scratch file, so durability is traded for speed
 //! (`synchronous = OFF`, journal in memory). The next step, incremental syncs, turns this store
 //! into a persistent replica kept per spec, where sync tokens are committed with the pages they
 //! belong to.
@@ -26,6 +28,8 @@
 //! them on tokio's blocking pool so the runtime's workers never wait on SQLite.
 
 use std::collections::HashMap;
+use std::os::unix::fs::PermissionsExt as _;
+use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use ashflow_core::record::record_id;
@@ -75,7 +79,51 @@ pub struct Staging {
 struct Inner {
     connection: Mutex<Connection>,
     datasets: Mutex<HashMap<String, StagedDataset>>,
+    // Declared before the folder so the lock is released before the folder is removed.
+    _lock: std::fs::File,
     _folder: tempfile::TempDir,
+}
+
+/// The prefix of every staging folder's name in the system temp dir.
+const FOLDER_PREFIX: &str = "ashflow-staging-";
+
+/// The file in a staging folder that its run keeps locked.
+const LOCK_FILE: &str = "run.lock";
+
+/// How old an unlocked staging folder must be before it counts as left behind, so that a
+/// folder whose run has created it but not yet locked it is never taken for a stale one.
+const STALE_AFTER: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Removes staging folders of earlier runs that were killed: folders whose lock file exists
+/// and is not locked, and that are older than [`STALE_AFTER`].
+fn remove_stale_folders(temp_dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(temp_dir) else { return };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        if !name.to_string_lossy().starts_with(FOLDER_PREFIX) {
+            continue;
+        }
+        let folder = entry.path();
+        let old_enough = entry
+            .metadata()
+            .and_then(|metadata| metadata.modified())
+            .is_ok_and(|modified| modified.elapsed().is_ok_and(|age| age > STALE_AFTER));
+        let Ok(lock) = std::fs::File::open(folder.join(LOCK_FILE)) else { continue };
+        if old_enough && lock.try_lock().is_ok() {
+            drop(lock);
+            match std::fs::remove_dir_all(&folder) {
+                Ok(()) => tracing::info!(
+                    path = %folder.display(),
+                    "Removed the staging folder of an earlier run that was killed."
+                ),
+                Err(error) => tracing::warn!(
+                    path = %folder.display(),
+                    error = %error,
+                    "Cannot remove the staging folder of an earlier run that was killed."
+                ),
+            }
+        }
+    }
 }
 
 /// What staging needs to know about a dataset's records.
@@ -112,9 +160,15 @@ impl Staging {
     /// Creates an empty store in a new folder of the system temp dir.
     pub fn create() -> Result<Self, RunnerError> {
         let temp_dir = std::env::temp_dir();
+        remove_stale_folders(&temp_dir);
+
         let folder = tempfile::Builder::new()
-            .prefix("ashflow-staging-")
+            .prefix(FOLDER_PREFIX)
+            .permissions(std::fs::Permissions::from_mode(0o700))
             .tempdir_in(&temp_dir)
+            .map_err(|source| RunnerError::StagingCreate { dir: temp_dir.clone(), source })?;
+        let lock = std::fs::File::create(folder.path().join(LOCK_FILE))
+            .and_then(|file| file.try_lock().map_err(std::io::Error::from).map(|()| file))
             .map_err(|source| RunnerError::StagingCreate { dir: temp_dir, source })?;
         let connection = Connection::open(folder.path().join("staging.sqlite"))?;
         connection.execute_batch(SCHEMA_SQL)?;
@@ -124,6 +178,7 @@ impl Staging {
             inner: Arc::new(Inner {
                 connection: Mutex::new(connection),
                 datasets: Mutex::new(HashMap::new()),
+                _lock: lock,
                 _folder: folder,
             }),
         })
@@ -297,6 +352,40 @@ impl StagedDataset {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn aged_folder(parent: &Path, name: &str) -> std::path::PathBuf {
+        let folder = parent.join(name);
+        std::fs::create_dir(&folder).unwrap();
+        std::fs::File::create(folder.join(LOCK_FILE)).unwrap();
+        let long_ago = std::time::SystemTime::now() - 2 * STALE_AFTER;
+        std::fs::File::open(&folder).unwrap().set_modified(long_ago).unwrap();
+        folder
+    }
+
+    #[test]
+    fn folders_of_killed_runs_are_removed_and_live_or_young_ones_kept() {
+        let temp = tempfile::tempdir().unwrap();
+        let killed = aged_folder(temp.path(), "ashflow-staging-killed");
+        let live = aged_folder(temp.path(), "ashflow-staging-live");
+        let held = std::fs::File::open(live.join(LOCK_FILE)).unwrap();
+        held.lock().unwrap();
+        let young = temp.path().join("ashflow-staging-young");
+        std::fs::create_dir(&young).unwrap();
+        std::fs::File::create(young.join(LOCK_FILE)).unwrap();
+        let unrelated = aged_folder(temp.path(), "someone-else");
+
+        remove_stale_folders(temp.path());
+
+        assert!(!killed.exists());
+        assert!(live.exists() && young.exists() && unrelated.exists());
+    }
+
+    #[test]
+    fn the_staging_folder_is_private_to_its_owner() {
+        let staging = Staging::create().unwrap();
+        let mode = std::fs::metadata(staging.inner._folder.path()).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o700);
+    }
     use ashflow_core::{DataType, Field};
     use serde_json::{Value, json};
 
