@@ -172,3 +172,27 @@ async fn a_killed_run_leaves_the_previous_outputs_and_the_next_run_is_complete()
         assert_eq!(sheet_ids(&workbook, entity), fake_ids(&fake, entity), "{entity} rows");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn destinations_that_cannot_be_written_fail_the_run_before_anything_is_fetched() {
+    let fake = small_account().await;
+    let workspace = Workspace::new();
+    workspace.write("blocker", "a file where the output folder should be");
+    let spec = workspace.write(
+        "spec.toml",
+        &format!(
+            "[sources.ashby]\ntype = \"ashby\"\napi_key = \"{KEY}\"\nbase_url = \"{}\"\n\n\
+             [sinks.workbook]\ntype = \"excel\"\npath = \"blocker/ashby.xlsx\"\n\n\
+             [sinks.ai]\ntype = \"ai_json\"\npath = \"blocker/ai\"\n",
+            fake.base_url()
+        ),
+    );
+
+    let summary = workspace.run(&spec).await;
+
+    assert_eq!(summary.exit_code(), 1);
+    assert_eq!(fake.request_count(None), 0, "nothing is fetched when no sink can be written");
+    assert!(summary.sinks.iter().all(|sink| sink.result.is_err()));
+    let rendered = summary.render();
+    assert!(rendered.contains("blocker"), "{rendered}");
+}

@@ -147,7 +147,13 @@ pub(crate) async fn execute(
     summary
 }
 
-/// Reads every stream, then writes every sink unless the run was cancelled meanwhile.
+/// Opens every sink, reads every stream, then writes the sinks unless the run was cancelled
+/// meanwhile.
+///
+/// Sinks open before anything is fetched, so a destination that cannot be written (a missing
+/// permission on the output folder, say) fails the run in a second rather than after minutes of
+/// reading. An opened sink publishes nothing until it is finished, so opening early changes
+/// nothing visible when the run fails later.
 async fn run_phases(
     spec: Spec,
     all_datasets: &[String],
@@ -155,18 +161,27 @@ async fn run_phases(
     progress: &Progress,
     cancel: &mut CancelSignal,
 ) -> (Vec<StreamOutcome>, Vec<SinkOutcome>) {
+    let sinks = open_sinks(spec.sinks, all_datasets).await;
+    if sinks.iter().all(Result::is_err) {
+        tracing::error!("No sink could be opened; nothing is read.");
+        let streams = streams_not_read(&spec.sources, &|| {
+            Error::destination("not read, because no sink could be opened")
+        });
+        return (streams, sinks.into_iter().filter_map(Result::err).collect());
+    }
+
     let read = read_streams(spec.sources, staging, progress, cancel).await;
     let sinks = if cancel.is_cancelled() {
-        sinks_not_run(spec.sinks, all_datasets, || Error::Cancelled)
+        sinks_not_run(sinks, all_datasets, || Error::Cancelled)
     } else {
         match deliverable_datasets(&read, staging).await {
             Ok(deliverable) => {
-                write_sinks(spec.sinks, deliverable, all_datasets, staging, progress, cancel).await
+                write_sinks(sinks, deliverable, all_datasets, staging, progress, cancel).await
             }
             Err(error) => {
                 tracing::error!(error = %error, "Cannot count the staged records; no sink opens.");
                 let message = error.to_string();
-                sinks_not_run(spec.sinks, all_datasets, || staging_failure(message.clone()))
+                sinks_not_run(sinks, all_datasets, || staging_failure(message.clone()))
             }
         }
     };
@@ -180,38 +195,57 @@ fn staging_unavailable(
     error: &RunnerError,
 ) -> (Vec<StreamOutcome>, Vec<SinkOutcome>) {
     tracing::error!(error = %error, "Cannot stage records; nothing was read.");
-    let streams = spec
-        .sources
+    let streams = streams_not_read(&spec.sources, &|| staging_failure(error.to_string()));
+    let sinks = spec
+        .sinks
+        .into_iter()
+        .map(|sink| SinkOutcome {
+            sink: sink.name,
+            sink_type: sink.sink_type.to_string(),
+            result: Err(nothing_read()),
+            datasets_missing: all_datasets.to_vec(),
+            ran: false,
+        })
+        .collect();
+    (streams, sinks)
+}
+
+/// The outcome of every stream of `sources` when none of them is read.
+fn streams_not_read(sources: &[SpecSource], error: &dyn Fn() -> Error) -> Vec<StreamOutcome> {
+    sources
         .iter()
         .flat_map(|source| source.datasets.iter().map(move |dataset| (source, dataset)))
         .map(|(source, dataset)| StreamOutcome {
             source: source.name.clone(),
             stream: dataset.stream.name.clone(),
             dataset: dataset.name.clone(),
-            result: Err(staging_failure(error.to_string())),
+            result: Err(error()),
         })
-        .collect();
-    (streams, sinks_not_run(spec.sinks, all_datasets, nothing_read))
+        .collect()
 }
 
 /// The error of a sink that was never opened because no stream was read completely.
 fn nothing_read() -> Error {
-    Error::upstream("no stream was read completely, so the sink was not opened")
+    Error::upstream("no stream was read completely, so nothing was written")
 }
 
+/// The outcomes of sinks that are dropped unfinished, so they publish nothing.
 fn sinks_not_run(
-    sinks: Vec<SpecSink>,
+    sinks: Vec<Result<OpenedSink, SinkOutcome>>,
     all: &[String],
     error: impl Fn() -> Error,
 ) -> Vec<SinkOutcome> {
     sinks
         .into_iter()
-        .map(|sink| SinkOutcome {
-            sink: sink.name,
-            sink_type: sink.sink_type.to_string(),
-            result: Err(error()),
-            datasets_missing: all.to_vec(),
-            ran: false,
+        .map(|sink| match sink {
+            Ok(opened) => SinkOutcome {
+                sink: opened.name,
+                sink_type: opened.sink_type.to_string(),
+                result: Err(error()),
+                datasets_missing: all.to_vec(),
+                ran: false,
+            },
+            Err(failed_to_open) => failed_to_open,
         })
         .collect()
 }
@@ -489,9 +523,50 @@ struct LiveSink {
     feed: Option<mpsc::Sender<Feed>>,
 }
 
-/// Opens every sink and feeds it every deliverable dataset.
-async fn write_sinks(
+/// A sink opened for this run, not yet fed.
+struct OpenedSink {
+    name: String,
+    sink_type: &'static str,
+    sink: Box<dyn Sink>,
+    span: tracing::Span,
+}
+
+/// Opens every sink; a sink that cannot be opened is already its final outcome.
+async fn open_sinks(
     sinks: Vec<SpecSink>,
+    all_datasets: &[String],
+) -> Vec<Result<OpenedSink, SinkOutcome>> {
+    let mut opened = Vec::new();
+    for sink in sinks {
+        let span = tracing::info_span!(
+            "sink",
+            component_kind = "sink",
+            component_id = %sink.name,
+            component_type = sink.sink_type,
+        );
+        let result = match sink.validated.open().instrument(span.clone()).await {
+            Ok(live) => {
+                Ok(OpenedSink { name: sink.name, sink_type: sink.sink_type, sink: live, span })
+            }
+            Err(error) => {
+                span.in_scope(|| tracing::error!(error = %error, "Cannot open the sink."));
+                Err(SinkOutcome {
+                    sink: sink.name,
+                    sink_type: sink.sink_type.to_string(),
+                    result: Err(error),
+                    datasets_missing: all_datasets.to_vec(),
+                    ran: true,
+                })
+            }
+        };
+        opened.push(result);
+    }
+    opened
+}
+
+/// Feeds every opened sink every deliverable dataset, then has each publish.
+async fn write_sinks(
+    sinks: Vec<Result<OpenedSink, SinkOutcome>>,
     deliverable: Vec<DatasetDescriptor>,
     all_datasets: &[String],
     staging: &Staging,
@@ -499,10 +574,14 @@ async fn write_sinks(
     cancel: &mut CancelSignal,
 ) -> Vec<SinkOutcome> {
     if deliverable.is_empty() {
-        tracing::error!("No stream was read completely; no sink is opened.");
+        tracing::error!("No stream was read completely; no sink is written.");
         return sinks_not_run(sinks, all_datasets, nothing_read);
     }
-    let width = sinks.iter().map(|sink| sink.name.len() + 5).max().unwrap_or(0);
+    let width = sinks
+        .iter()
+        .map(|sink| sink.as_ref().map_or(0, |opened| opened.name.len() + 5))
+        .max()
+        .unwrap_or(0);
 
     let mut outcomes: Vec<Option<SinkOutcome>> = Vec::new();
     let mut live = Vec::new();
@@ -510,33 +589,19 @@ async fn write_sinks(
     let mut sink_of_task = HashMap::new();
     for sink in sinks {
         let index = outcomes.len();
-        outcomes.push(None);
-        let span = tracing::info_span!(
-            "sink",
-            component_kind = "sink",
-            component_id = %sink.name,
-            component_type = sink.sink_type,
-        );
-        let opened = sink.validated.open().instrument(span.clone()).await;
-        let opened = match opened {
+        let opened = match sink {
             Ok(opened) => opened,
-            Err(error) => {
-                span.in_scope(|| tracing::error!(error = %error, "Cannot open the sink."));
-                outcomes[index] = Some(SinkOutcome {
-                    sink: sink.name,
-                    sink_type: sink.sink_type.to_string(),
-                    result: Err(error),
-                    datasets_missing: all_datasets.to_vec(),
-                    ran: true,
-                });
+            Err(failed_to_open) => {
+                outcomes.push(Some(failed_to_open));
                 continue;
             }
         };
+        outcomes.push(None);
         let (sender, receiver) = mpsc::channel(SINK_CHANNEL_MESSAGES);
-        let line = progress.line(&format!("sink {}", sink.name), width);
-        let handle = tasks.spawn(drive_sink(opened, receiver, line).instrument(span));
+        let line = progress.line(&format!("sink {}", opened.name), width);
+        let handle = tasks.spawn(drive_sink(opened.sink, receiver, line).instrument(opened.span));
         sink_of_task.insert(handle.id(), index);
-        live.push(LiveSink { name: sink.name, sink_type: sink.sink_type, feed: Some(sender) });
+        live.push(LiveSink { name: opened.name, sink_type: opened.sink_type, feed: Some(sender) });
     }
 
     let feeding = dispatch(deliverable, staging, &mut live);
@@ -865,7 +930,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn when_every_stream_fails_no_sink_is_opened() {
+    async fn when_every_stream_fails_no_sink_is_written() {
         let summary = run(r#"
             [sources.ashby]
             type = "memory"
