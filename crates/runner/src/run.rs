@@ -433,7 +433,11 @@ async fn store_batches(
         rows += batch_rows;
         batches += 1;
         tracing::debug!(rows = batch_rows, "Staged a batch.");
-        line.update(format!("reading: {} rows in {batches} pages", group_thousands(rows)));
+        line.update(format!(
+            "reading: {} rows in {}",
+            group_thousands(rows),
+            counted(batches, "page")
+        ));
     }
     Ok(rows)
 }

@@ -68,7 +68,7 @@ pub fn validate(table: &ConfigTable, context: &SpecContext) -> Result<Box<dyn Va
 ashflow_core::register_source!(SourceRegistration {
     name: SOURCE_TYPE,
     description: "Reads the 14 Ashby entities (applications, candidates, jobs, offers, users \
-                  and their lookups) from Ashby's public API, incrementally where Ashby can",
+                  and their lookups) from Ashby's public API, archived and draft records included",
     example: EXAMPLE,
     validate,
 });
