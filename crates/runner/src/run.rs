@@ -436,7 +436,7 @@ async fn store_batches(
         line.update(format!(
             "reading: {} rows in {}",
             group_thousands(rows),
-            counted(batches, "page")
+            counted(usize::try_from(batches).unwrap_or(usize::MAX), "page")
         ));
     }
     Ok(rows)
