@@ -1,10 +1,11 @@
 //! Typed schemas: the columns a stream or dataset has, what each holds and what it means.
 //!
 //! Sources describe every field they know, with its type and a description for the data
-//! dictionary, and tag the fields that hold a person's contact details. Sinks read only these
-//! descriptions, never the source's own types. Fields a source does not know yet (an API that
-//! grows) are folded in at run time by [`Schema::absorb_unknown_fields`], so they pass through
-//! instead of being dropped or failing the run.
+//! dictionary, tag the fields that hold a person's contact details, and name the stream a field
+//! refers to when it holds another record's id. Sinks read only these descriptions, never the
+//! source's own types. Fields a source does not know yet (an API that grows) are folded in at
+//! run time by [`Schema::absorb_unknown_fields`], so they pass through instead of being dropped
+//! or failing the run.
 
 use serde::Serialize;
 use serde_json::Value;
@@ -77,6 +78,13 @@ pub struct Field {
     /// contact details: e-mail addresses, phone numbers, postal addresses, social links, IP
     /// addresses or user agents. Sinks that share data with AI tools redact these.
     pub contact_details: bool,
+    /// The name of the stream whose primary key this field's values hold (for an array of
+    /// strings, its elements), such as `users` for a manager's id; `None` when the field refers
+    /// to nothing or to something no stream holds. Sources declare this explicitly because a
+    /// field's name does not say it reliably (a candidate's `location.id` is not an office of
+    /// the `locations` stream); sinks map the stream to the dataset it was written to.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub references: Option<String>,
 }
 
 impl Field {
@@ -91,12 +99,19 @@ impl Field {
             data_type,
             description: description.into(),
             contact_details: false,
+            references: None,
         }
     }
 
     /// Marks the field as holding a person's contact details.
     pub fn contact(mut self) -> Self {
         self.contact_details = true;
+        self
+    }
+
+    /// Marks the field as holding primary keys of the stream named `stream`.
+    pub fn references(mut self, stream: &str) -> Self {
+        self.references = Some(stream.to_string());
         self
     }
 
@@ -224,5 +239,27 @@ mod tests {
         );
         assert!(emails.holds_contact_details());
         assert!(!Field::new("name", DataType::String, "Name.").holds_contact_details());
+    }
+
+    #[test]
+    fn a_reference_is_declared_by_the_builder_and_serialized_only_when_set() {
+        let manager = Field::new("managerId", DataType::String, "Manager.").references("users");
+        let name = Field::new("name", DataType::String, "Name.");
+
+        assert_eq!(manager.references.as_deref(), Some("users"));
+        assert_eq!(name.references, None);
+        let manager_json = serde_json::to_value(&manager).expect("fields serialize");
+        assert_eq!(manager_json["references"], "users");
+        let name_json = serde_json::to_value(&name).expect("fields serialize");
+        assert!(name_json.get("references").is_none(), "{name_json}");
+    }
+
+    #[test]
+    fn absorbed_fields_reference_nothing() {
+        let mut schema = Schema::new(vec![Field::new("id", DataType::String, "Id.")]);
+
+        schema.absorb_unknown_fields(&object(json!({"id": "a", "ownerId": "u1"})));
+
+        assert_eq!(schema.field("ownerId").map(|f| f.references.clone()), Some(None));
     }
 }

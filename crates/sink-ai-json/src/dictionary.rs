@@ -3,12 +3,15 @@
 //!
 //! Both are generated only from the dataset descriptors and what was written, never from
 //! knowledge of Ashby, so they stay right when a source adds fields or a spec defines its own
-//! datasets. Links between datasets are found by a naming rule, stated in the README: a field
-//! `<thing>Id` (or `<thing>Ids`), or an `id` inside a nested object `<thing>`, refers to the
-//! primary key of the dataset named after the thing (`jobPostingId` → `job_postings`,
-//! `candidate.id` → `candidates`). When the whole name matches no dataset its leading words are
-//! dropped one at a time (`creditedToUser.id` → `users`), and only links to a dataset in the
-//! export are listed.
+//! datasets.
+//!
+//! Links between datasets come only from the schema: a field whose [`Field::references`] names a
+//! stream holds primary keys of that stream's records. Nothing is guessed from field names,
+//! because names mislead (a candidate's `location.id` is a place, not an office of the
+//! `locations` dataset). The sink sees dataset names, not streams, so a referenced stream is
+//! mapped to a dataset of the export by `Catalog::dataset_of`: with several sources the runner
+//! names datasets `<source>_<stream>`, and a link stays within the referencing dataset's source.
+//! A link to a stream whose dataset is not in the export (or has no primary key) is left out.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -86,6 +89,8 @@ struct FieldEntry<'a> {
     contact_details: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     contact_details_treatment: Option<&'static str>,
+    /// `dataset.key` that the field's values (or a list's elements) hold, when the schema
+    /// declares the link and that dataset is in the export.
     #[serde(skip_serializing_if = "Option::is_none")]
     references: Option<String>,
     /// The fields of a nested object, or of the objects in a list.
@@ -105,7 +110,13 @@ pub(crate) fn dictionary_json(export: &Export<'_>) -> Result<Vec<u8>, serde_json
             files: &dataset.files,
             record_count: dataset.records,
             primary_key: dataset.primary_key.as_deref(),
-            fields: field_entries(&dataset.schema.fields, None, false, export.policy, &catalog),
+            fields: field_entries(
+                &dataset.schema.fields,
+                &dataset.name,
+                false,
+                export.policy,
+                &catalog,
+            ),
         })
         .collect();
 
@@ -125,7 +136,7 @@ pub(crate) fn dictionary_json(export: &Export<'_>) -> Result<Vec<u8>, serde_json
 
 fn field_entries<'a>(
     fields: &'a [Field],
-    parent: Option<&str>,
+    dataset: &str,
     inside_contact: bool,
     policy: ContactDetailsPolicy,
     catalog: &Catalog<'_>,
@@ -141,8 +152,8 @@ fn field_entries<'a>(
                 description: &field.description,
                 contact_details: contact,
                 contact_details_treatment: contact.then(|| policy.treatment()),
-                references: catalog.reference_of(field, parent),
-                fields: field_entries(nested, Some(&field.name), contact, policy, catalog),
+                references: catalog.reference_of(field, dataset),
+                fields: field_entries(nested, dataset, contact, policy, catalog),
             }
         })
         .collect()
@@ -234,10 +245,11 @@ fn write_files(text: &mut String, export: &Export<'_>) {
 fn write_relations(text: &mut String, export: &Export<'_>) {
     text.push_str(
         "## How records relate\n\n\
-         Each record is identified by its dataset's primary key, usually `id`. A field named \
-         `<thing>Id` (or `<thing>Ids` for a list), and an `id` inside a nested object named \
-         `<thing>`, hold the `id` of a record in the dataset named after that thing, when that \
-         dataset is in this export. ",
+         Each record is identified by its dataset's primary key, usually `id`. The source \
+         declares which fields hold the primary key of a record in another dataset (or in the \
+         same one); for a list of ids, each element does. Only declared links to datasets in \
+         this export are listed: a field whose name merely looks like an id (such as \
+         `<thing>Id`) is not a link unless it is listed here. ",
     );
 
     let catalog = Catalog::new(export.datasets);
@@ -246,7 +258,7 @@ fn write_relations(text: &mut String, export: &Export<'_>) {
         let links: Vec<String> = field_paths(&dataset.schema.fields)
             .into_iter()
             .filter_map(|entry| {
-                let target = catalog.reference_of(entry.field, entry.parent)?;
+                let target = catalog.reference_of(entry.field, &dataset.name)?;
                 Some(format!("`{}` → `{target}`", entry.path))
             })
             .collect();
@@ -256,13 +268,13 @@ fn write_relations(text: &mut String, export: &Export<'_>) {
     }
 
     if lines.is_empty() {
-        text.push_str("No such links were found between the datasets in this export.\n\n");
+        text.push_str("No links are declared between the datasets in this export.\n\n");
         return;
     }
     let _ = write!(
         text,
-        "Links found by this rule (matched by name; `{DICTIONARY_FILE}` marks them as \
-         `references`):\n\n{}\n\n",
+        "The declared links (`{DICTIONARY_FILE}` marks them as `references`), each from a \
+         field to the primary key it holds:\n\n{}\n\n",
         lines.join("\n")
     );
 }
@@ -328,32 +340,30 @@ fn treatment_sentence(policy: ContactDetailsPolicy, salted: bool) -> String {
 struct FieldPath<'a> {
     path: String,
     field: &'a Field,
-    parent: Option<&'a str>,
     inside_contact: bool,
 }
 
 /// Every field of a schema at any depth, depth first in schema order.
 fn field_paths(fields: &[Field]) -> Vec<FieldPath<'_>> {
     let mut paths = Vec::new();
-    collect_field_paths(fields, "", None, false, &mut paths);
+    collect_field_paths(fields, "", false, &mut paths);
     paths
 }
 
 fn collect_field_paths<'a>(
     fields: &'a [Field],
     prefix: &str,
-    parent: Option<&'a str>,
     inside_contact: bool,
     paths: &mut Vec<FieldPath<'a>>,
 ) {
     for field in fields {
         let path = format!("{prefix}{}", field.name);
         let nested_prefix = format!("{path}{}.", "[]".repeat(array_depth(&field.data_type)));
-        paths.push(FieldPath { path, field, parent, inside_contact });
+        paths.push(FieldPath { path, field, inside_contact });
 
         if let Some(nested) = object_fields(&field.data_type) {
             let contact = inside_contact || field.contact_details;
-            collect_field_paths(nested, &nested_prefix, Some(&field.name), contact, paths);
+            collect_field_paths(nested, &nested_prefix, contact, paths);
         }
     }
 }
@@ -387,55 +397,36 @@ impl<'a> Catalog<'a> {
         Catalog { primary_keys }
     }
 
-    /// `dataset.key` when `field` refers to a record of another dataset by the naming rule.
-    fn reference_of(&self, field: &Field, parent: Option<&str>) -> Option<String> {
-        if object_fields(&field.data_type).is_some() {
-            return None;
-        }
-        let thing = if field.name == "id" {
-            parent?
-        } else {
-            field.name.strip_suffix("Ids").or_else(|| field.name.strip_suffix("Id"))?
-        };
-        self.resolve(thing)
+    /// `dataset.key` of the records `field` of dataset `from` refers to, when the schema
+    /// declares a link and the referenced dataset is in the export with a primary key.
+    fn reference_of(&self, field: &Field, from: &str) -> Option<String> {
+        let stream = field.references.as_deref()?;
+        let (dataset, key) = self.dataset_of(stream, from)?;
+        Some(format!("{dataset}.{key}"))
     }
 
-    /// The dataset named after `thing` (camelCase), trying plurals and then shorter endings.
-    fn resolve(&self, thing: &str) -> Option<String> {
-        let snake = snake_case(thing);
-        let words: Vec<&str> = snake.split('_').filter(|word| !word.is_empty()).collect();
-        for start in 0..words.len() {
-            let stem = words[start..].join("_");
-            for name in plural_forms(&stem) {
-                if let Some((dataset, key)) = self.primary_keys.get_key_value(name.as_str()) {
-                    return Some(format!("{dataset}.{key}"));
-                }
-            }
-        }
-        None
+    /// The dataset (with its primary key) that holds `stream` as seen from dataset `from`.
+    ///
+    /// The rule: first a dataset named `<prefix>_<stream>` where `from` is named
+    /// `<prefix>_<something>`, so that with several sources (datasets named
+    /// `<source>_<stream>`) a link stays within its source; the longest such prefix wins.
+    /// Otherwise the dataset named exactly `stream`, as with a single source.
+    fn dataset_of(&self, stream: &str, from: &str) -> Option<(&'a str, &'a str)> {
+        let same_source = self
+            .primary_keys
+            .iter()
+            .filter(|(name, _)| {
+                let prefix = name.strip_suffix(stream).and_then(|rest| rest.strip_suffix('_'));
+                prefix.is_some_and(|prefix| {
+                    !prefix.is_empty()
+                        && from.strip_prefix(prefix).is_some_and(|rest| rest.starts_with('_'))
+                })
+            })
+            .max_by_key(|(name, _)| name.len());
+        same_source
+            .or_else(|| self.primary_keys.get_key_value(stream))
+            .map(|(name, key)| (*name, *key))
     }
-}
-
-fn snake_case(camel: &str) -> String {
-    let mut snake = String::with_capacity(camel.len() + 4);
-    let mut previous_lower = false;
-    for character in camel.chars() {
-        if character.is_uppercase() && previous_lower {
-            snake.push('_');
-        }
-        previous_lower = character.is_lowercase() || character.is_ascii_digit();
-        snake.extend(character.to_lowercase());
-    }
-    snake
-}
-
-/// The names a dataset of `stem`s may have: as is, `+s`, `+es`, and `y` → `ies`.
-fn plural_forms(stem: &str) -> Vec<String> {
-    let mut forms = vec![stem.to_string(), format!("{stem}s"), format!("{stem}es")];
-    if let Some(base) = stem.strip_suffix('y') {
-        forms.push(format!("{base}ies"));
-    }
-    forms
 }
 
 #[cfg(test)]
@@ -458,6 +449,23 @@ mod tests {
         Field::new("id", DataType::String, "Id.")
     }
 
+    /// An `id` holding the primary key of a record of `stream`.
+    fn link(stream: &str) -> Field {
+        id().references(stream)
+    }
+
+    /// Every declared link of dataset `index` that reaches a dataset of the export.
+    fn links_of(datasets: &[ExportedDataset], index: usize) -> Vec<(String, String)> {
+        let catalog = Catalog::new(datasets);
+        let dataset = &datasets[index];
+        field_paths(&dataset.schema.fields)
+            .into_iter()
+            .filter_map(|entry| {
+                Some((entry.path, catalog.reference_of(entry.field, &dataset.name)?))
+            })
+            .collect()
+    }
+
     fn datasets() -> Vec<ExportedDataset> {
         let email = Field::new("value", DataType::String, "Address.").contact();
         vec![
@@ -465,11 +473,16 @@ mod tests {
                 "applications",
                 vec![
                     id(),
-                    Field::new("candidate", DataType::Object(vec![id()]), "Candidate."),
-                    Field::new("jobId", DataType::String, "Job."),
-                    Field::new("jobPostingId", DataType::String, "Posting."),
-                    Field::new("creditedToUser", DataType::Object(vec![id()]), "Credit."),
-                    Field::new("stage", DataType::Object(vec![id()]), "No such dataset."),
+                    Field::new("candidate", DataType::Object(vec![link("candidates")]), "Who."),
+                    Field::new("jobId", DataType::String, "Job.").references("jobs"),
+                    Field::new("jobPostingId", DataType::String, "Posting.")
+                        .references("job_postings"),
+                    Field::new("creditedToUser", DataType::Object(vec![link("users")]), "Credit."),
+                    Field::new("stage", DataType::Object(vec![link("stages")]), "No such dataset."),
+                    Field::new("location", DataType::Object(vec![id()]), "Looks like a link."),
+                    Field::new("brandId", DataType::String, "Looks like a link too."),
+                    Field::new("interviewerIds", DataType::Array(Box::new(DataType::String)), "")
+                        .references("users"),
                 ],
             ),
             dataset(
@@ -500,15 +513,8 @@ mod tests {
     }
 
     #[test]
-    fn links_follow_the_naming_rule_and_only_reach_datasets_in_the_export() {
-        let datasets = datasets();
-        let catalog = Catalog::new(&datasets);
-        let links: Vec<_> = field_paths(&datasets[0].schema.fields)
-            .into_iter()
-            .filter_map(|entry| {
-                Some((entry.path, catalog.reference_of(entry.field, entry.parent)?))
-            })
-            .collect();
+    fn only_declared_links_to_datasets_in_the_export_are_listed() {
+        let links = links_of(&datasets(), 0);
 
         assert_eq!(
             links,
@@ -517,8 +523,53 @@ mod tests {
                 ("jobId".into(), "jobs.id".into()),
                 ("jobPostingId".into(), "job_postings.id".into()),
                 ("creditedToUser.id".into(), "users.id".into()),
+                ("interviewerIds".into(), "users.id".into()),
             ]
         );
+    }
+
+    #[test]
+    fn with_several_sources_a_link_stays_within_the_referencing_datasets_source() {
+        let owner = |stream: &str| Field::new("ownerId", DataType::String, "").references(stream);
+        let datasets = vec![
+            dataset("eu_jobs", vec![id(), owner("users")]),
+            dataset("eu_users", vec![id(), owner("users")]),
+            dataset("us_users", vec![id()]),
+            dataset("us_jobs", vec![id(), owner("users"), owner("job_postings")]),
+            dataset("users", vec![id()]),
+        ];
+
+        assert_eq!(links_of(&datasets, 0), [("ownerId".to_string(), "eu_users.id".to_string())]);
+        assert_eq!(links_of(&datasets, 1), [("ownerId".to_string(), "eu_users.id".to_string())]);
+        assert_eq!(
+            links_of(&datasets, 3),
+            [("ownerId".to_string(), "us_users.id".to_string())],
+            "no us_job_postings dataset: that link is left out"
+        );
+        assert_eq!(links_of(&datasets, 4), []);
+    }
+
+    #[test]
+    fn a_dataset_named_after_the_stream_is_used_when_no_source_prefix_matches() {
+        let datasets = vec![
+            dataset(
+                "applications",
+                vec![id(), Field::new("jobId", DataType::String, "").references("jobs")],
+            ),
+            dataset("jobs", vec![id()]),
+        ];
+
+        assert_eq!(links_of(&datasets, 0), [("jobId".to_string(), "jobs.id".to_string())]);
+    }
+
+    #[test]
+    fn a_referenced_dataset_without_a_primary_key_is_not_linked() {
+        let mut datasets = datasets();
+        datasets[2].primary_key = None;
+
+        let links = links_of(&datasets, 0);
+
+        assert!(!links.iter().any(|(path, _)| path == "jobId"), "{links:?}");
     }
 
     #[test]
@@ -561,6 +612,8 @@ mod tests {
 
         assert!(readme.contains("- `jobs`: 2 records in `jobs.jsonl`. The jobs.\n"), "{readme}");
         assert!(readme.contains("`candidate.id` → `candidates.id`"), "{readme}");
+        assert!(!readme.contains("`location.id` →"), "{readme}");
+        assert!(!readme.contains("`brandId` →"), "{readme}");
         assert!(readme.contains("- `candidates`: `emailAddresses[].value`"), "{readme}");
         assert!(readme.contains("`[redacted]`"), "{readme}");
         assert!(readme.contains("UTC"), "{readme}");

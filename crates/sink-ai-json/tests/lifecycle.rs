@@ -91,12 +91,13 @@ fn applications() -> DatasetDescriptor {
             Field::new(
                 "candidate",
                 DataType::Object(vec![
-                    Field::new("id", DataType::String, "The candidate's id."),
+                    Field::new("id", DataType::String, "The candidate's id.")
+                        .references("candidates"),
                     Field::new("primaryEmailAddress", email_object(), "Their e-mail."),
                 ]),
                 "The candidate.",
             ),
-            Field::new("jobId", DataType::String, "The job applied to."),
+            Field::new("jobId", DataType::String, "The job applied to.").references("jobs"),
             Field::new("status", DataType::String, "Active, Hired or Archived."),
         ]),
         primary_key: Some("id".into()),

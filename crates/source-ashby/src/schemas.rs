@@ -11,6 +11,13 @@
 //! a candidate's location, the IP address and browser of an application's submitter) are tagged
 //! with [`Field::contact`] on their leaves, so sinks that share data with AI tools can redact
 //! exactly those values.
+//!
+//! Fields that hold the id of a record of another stream (or of the same one) name that stream
+//! with [`Field::references`], so sinks can explain how datasets link without guessing from
+//! names. Only ids that some stream holds are marked: interview stages, plans, openings, files
+//! and brands have no stream, and a candidate's `location.id` names a geographic place, not an
+//! office of the `locations` stream. Embedded records mark their own `id` (an application's
+//! `candidate.id` is a candidate's id); the stream's own primary key is never marked.
 
 use ashflow_core::{DataType, Field};
 
@@ -58,6 +65,24 @@ fn id(description: &str) -> Field {
     string("id", description)
 }
 
+/// A string field holding the id of a record of `stream`.
+fn id_of(stream: &str, name: &str, description: &str) -> Field {
+    string(name, description).references(stream)
+}
+
+/// A list of ids of records of `stream`.
+fn ids_of(stream: &str, name: &str, description: &str) -> Field {
+    strings(name, description).references(stream)
+}
+
+/// The fields of a record of `stream` embedded in another record: its `id` refers to `stream`.
+fn embedded(stream: &str, fields: Vec<Field>) -> Vec<Field> {
+    fields
+        .into_iter()
+        .map(|field| if field.name == "id" { field.references(stream) } else { field })
+        .collect()
+}
+
 fn is_archived(what: &str) -> Field {
     boolean(
         "isArchived",
@@ -67,8 +92,8 @@ fn is_archived(what: &str) -> Field {
 
 // Shared shapes -------------------------------------------------------------------------------
 
-/// The fields of an Ashby user, both as a `users` record and wherever a user is embedded
-/// (credited recruiter, author, interviewer, approver).
+/// The fields of an Ashby user, both as a `users` record and, through [`embedded_user_fields`],
+/// wherever a user is embedded (credited recruiter, author, interviewer, approver).
 fn user_fields(role: &str) -> Vec<Field> {
     vec![
         id(&format!("Ashby id of the {role}.")),
@@ -84,12 +109,17 @@ fn user_fields(role: &str) -> Vec<Field> {
         ),
         boolean("isEnabled", &format!("True while the {role}'s Ashby account is active.")),
         timestamp("updatedAt", &format!("When the {role}'s Ashby account was last changed.")),
-        string("managerId", &format!("Ashby user id of the {role}'s manager, if set.")),
+        id_of("users", "managerId", &format!("Ashby user id of the {role}'s manager, if set.")),
     ]
 }
 
+/// A user embedded in another record, whose `id` refers to the `users` stream.
+fn embedded_user_fields(role: &str) -> Vec<Field> {
+    embedded("users", user_fields(role))
+}
+
 fn user(name: &str, role: &str, description: &str) -> Field {
-    object(name, user_fields(role), description)
+    object(name, embedded_user_fields(role), description)
 }
 
 /// One e-mail address or phone number of a candidate.
@@ -122,7 +152,8 @@ fn custom_fields(owner: &str) -> Field {
     objects(
         "customFields",
         vec![
-            id("Ashby id of the custom field definition (see the custom_fields dataset)."),
+            id("Ashby id of the custom field definition (see the custom_fields dataset).")
+                .references("custom_fields"),
             boolean("isPrivate", "True when the field is private and visible only to some keys."),
             string("title", "Name of the custom field as shown in Ashby."),
             json(
@@ -145,7 +176,7 @@ fn hiring_team(owner: &str) -> Field {
             string("firstName", "First name of the team member."),
             string("lastName", "Last name of the team member."),
             string("role", "The member's role on the team, such as Recruiter or Hiring Manager."),
-            string("userId", "Ashby user id of the team member."),
+            id_of("users", "userId", "Ashby user id of the team member."),
         ],
         &format!("The people assigned to the {owner}'s hiring team, with their roles."),
     )
@@ -226,7 +257,8 @@ pub(crate) fn applications() -> Vec<Field> {
         object(
             "candidate",
             vec![
-                id("Ashby id of the candidate (see the candidates dataset)."),
+                id("Ashby id of the candidate (see the candidates dataset).")
+                    .references("candidates"),
                 string("name", "Full name of the candidate."),
                 primary_email("candidate"),
                 primary_phone("candidate"),
@@ -245,27 +277,35 @@ pub(crate) fn applications() -> Vec<Field> {
             ],
             "The stage of the interview plan the application is in now.",
         ),
-        object("source", source_fields(), "Where the candidate came from for this application."),
+        object(
+            "source",
+            embedded("sources", source_fields()),
+            "Where the candidate came from for this application.",
+        ),
         object(
             "archiveReason",
-            [archive_reason_fields(), vec![custom_fields("archive reason")]].concat(),
+            embedded(
+                "archive_reasons",
+                [archive_reason_fields(), vec![custom_fields("archive reason")]].concat(),
+            ),
             "Why the application was archived, when it was.",
         ),
         timestamp("archivedAt", "When the application was archived."),
         object(
             "job",
             vec![
-                id("Ashby id of the job (see the jobs dataset)."),
+                id("Ashby id of the job (see the jobs dataset).").references("jobs"),
                 string("title", "Title of the job."),
-                string("locationId", "Ashby id of the job's primary location."),
-                string("departmentId", "Ashby id of the job's department or team."),
+                id_of("locations", "locationId", "Ashby id of the job's primary location."),
+                id_of("departments", "departmentId", "Ashby id of the job's department or team."),
                 string("brandId", "Ashby id of the employer brand the job is published under."),
             ],
             "The job applied to.",
         ),
         user("creditedToUser", "credited user", "The Ashby user credited with this application."),
         hiring_team("application"),
-        string(
+        id_of(
+            "job_postings",
             "appliedViaJobPostingId",
             "Ashby id of the job posting the candidate applied through.",
         ),
@@ -321,16 +361,20 @@ pub(crate) fn candidates() -> Vec<Field> {
             ],
             "The candidate's online profiles.",
         ),
-        objects("tags", tag_fields(), "Tags recruiters put on the candidate."),
+        objects(
+            "tags",
+            embedded("candidate_tags", tag_fields()),
+            "Tags recruiters put on the candidate.",
+        ),
         string("position", "The candidate's current job title."),
         string("company", "The candidate's current employer."),
         string("school", "The school the candidate attended."),
-        strings("applicationIds", "Ashby ids of the candidate's applications."),
+        ids_of("applications", "applicationIds", "Ashby ids of the candidate's applications."),
         object("resumeFileHandle", file_handle_fields(), "The candidate's current resume file."),
         file_handles("fileHandles", "Every file attached to the candidate."),
         custom_fields("candidate"),
         string("profileUrl", "Link to the candidate's profile in the Ashby app."),
-        object("source", source_fields(), "Where the candidate came from."),
+        object("source", embedded("sources", source_fields()), "Where the candidate came from."),
         user(
             "creditedToUser",
             "credited user",
@@ -340,7 +384,8 @@ pub(crate) fn candidates() -> Vec<Field> {
         object(
             "location",
             vec![
-                id("Ashby id of the candidate's location entry."),
+                id("Ashby id of the candidate's location entry: a place, not an office of the \
+                     locations dataset."),
                 string("locationSummary", "The candidate's location in one line, country first.")
                     .contact(),
                 objects(
@@ -393,7 +438,11 @@ pub(crate) fn departments() -> Vec<Field> {
         string("name", "Internal name of the department or team."),
         string("externalName", "Name shown to candidates, when it differs."),
         is_archived("department"),
-        string("parentId", "Ashby id of the parent department, for teams inside a department."),
+        id_of(
+            "departments",
+            "parentId",
+            "Ashby id of the parent department, for teams inside a department.",
+        ),
         timestamp("createdAt", "When the department was created."),
         timestamp("updatedAt", "When the department was last changed."),
         json("extraData", "Extra attributes an integration stored on the department."),
@@ -463,7 +512,7 @@ pub(crate) fn interview_schedules() -> Vec<Field> {
             "Scheduling state, such as NeedsScheduling, Scheduled, WaitingOnFeedback, Complete \
              or Cancelled.",
         ),
-        string("applicationId", "Ashby id of the application being interviewed."),
+        id_of("applications", "applicationId", "Ashby id of the application being interviewed."),
         string("interviewStageId", "Ashby id of the interview stage the schedule belongs to."),
         objects("interviewEvents", interview_event_fields(), "The individual interviews."),
     ]
@@ -473,8 +522,12 @@ fn interview_event_fields() -> Vec<Field> {
     vec![
         id("Ashby id of the interview event."),
         string("interviewId", "Ashby id of the interview type held in this event."),
-        string("interviewScheduleId", "Ashby id of the schedule the event belongs to."),
-        strings("interviewerUserIds", "Ashby user ids of the interviewers (older form)."),
+        id_of(
+            "interview_schedules",
+            "interviewScheduleId",
+            "Ashby id of the schedule the event belongs to.",
+        ),
+        ids_of("users", "interviewerUserIds", "Ashby user ids of the interviewers (older form)."),
         objects("interviewers", interviewer_fields(), "The people who interview."),
         timestamp("createdAt", "When the event was created."),
         timestamp("updatedAt", "When the event was last changed."),
@@ -494,8 +547,16 @@ fn interview_event_fields() -> Vec<Field> {
                 boolean("isDebrief", "True when the interview is a debrief."),
                 string("instructionsHtml", "Instructions for interviewers, as HTML."),
                 string("instructionsPlain", "Instructions for interviewers, as plain text."),
-                string("jobId", "Ashby id of the job the interview belongs to; empty when shared."),
-                string("feedbackFormDefinitionId", "Ashby id of the interview's feedback form."),
+                id_of(
+                    "jobs",
+                    "jobId",
+                    "Ashby id of the job the interview belongs to; empty when shared.",
+                ),
+                id_of(
+                    "feedback_form_definitions",
+                    "feedbackFormDefinitionId",
+                    "Ashby id of the interview's feedback form.",
+                ),
             ],
             "The kind of interview held.",
         ),
@@ -504,7 +565,7 @@ fn interview_event_fields() -> Vec<Field> {
 }
 
 fn interviewer_fields() -> Vec<Field> {
-    let mut fields = user_fields("interviewer");
+    let mut fields = embedded_user_fields("interviewer");
     fields.push(string(
         "trainingRole",
         "The interviewer's training role in this event: Shadow, Reverse-Shadow or empty.",
@@ -532,7 +593,7 @@ fn interviewer_fields() -> Vec<Field> {
                             boolean("approvalRequired", "True when finishing needs approval."),
                             objects(
                                 "approvers",
-                                user_fields("approver"),
+                                embedded_user_fields("approver"),
                                 "The users who approve progress.",
                             ),
                         ],
@@ -552,15 +613,15 @@ pub(crate) fn job_postings() -> Vec<Field> {
     vec![
         id("Ashby id of the job posting."),
         string("title", "Title of the posting as candidates see it."),
-        string("jobId", "Ashby id of the job the posting advertises."),
+        id_of("jobs", "jobId", "Ashby id of the job the posting advertises."),
         string("departmentName", "Name of the job's department."),
         string("teamName", "Name of the job's team."),
         string("locationName", "Name of the posting's primary location."),
         object(
             "locationIds",
             vec![
-                string("primaryLocationId", "Ashby id of the primary location."),
-                strings("secondaryLocationIds", "Ashby ids of further locations."),
+                id_of("locations", "primaryLocationId", "Ashby id of the primary location."),
+                ids_of("locations", "secondaryLocationIds", "Ashby ids of further locations."),
             ],
             "The locations the posting is advertised for.",
         ),
@@ -591,12 +652,12 @@ pub(crate) fn jobs() -> Vec<Field> {
         boolean("confidential", "True when the job is confidential."),
         string("status", "State of the job: Draft, Open, Closed or Archived."),
         string("employmentType", "Kind of employment, such as FullTime or Contract."),
-        string("locationId", "Ashby id of the job's primary location."),
-        string("departmentId", "Ashby id of the job's department or team."),
+        id_of("locations", "locationId", "Ashby id of the job's primary location."),
+        id_of("departments", "departmentId", "Ashby id of the job's department or team."),
         string("defaultInterviewPlanId", "Ashby id of the job's default interview plan."),
         strings("interviewPlanIds", "Ashby ids of every interview plan the job uses."),
         custom_fields("job"),
-        strings("jobPostingIds", "Ashby ids of the job's postings."),
+        ids_of("job_postings", "jobPostingIds", "Ashby ids of the job's postings."),
         string("customRequisitionId", "The organization's own requisition code for the job."),
         string("brandId", "Ashby id of the employer brand the job is published under."),
         hiring_team("job"),
@@ -618,7 +679,7 @@ pub(crate) fn locations() -> Vec<Field> {
         postal_address(),
         boolean("isRemote", "True when the location stands for remote work."),
         string("workplaceType", "Where the work happens: OnSite, Hybrid or Remote."),
-        string("parentLocationId", "Ashby id of the region the location belongs to."),
+        id_of("locations", "parentLocationId", "Ashby id of the region the location belongs to."),
         string("type", "Location for a place, LocationHierarchy for a region grouping places."),
         json("extraData", "Extra attributes an integration stored on the location."),
     ]
@@ -629,7 +690,7 @@ pub(crate) fn offers() -> Vec<Field> {
     vec![
         id("Ashby id of the offer."),
         timestamp("decidedAt", "When the candidate accepted or declined the offer."),
-        string("applicationId", "Ashby id of the application the offer belongs to."),
+        id_of("applications", "applicationId", "Ashby id of the application the offer belongs to."),
         string(
             "acceptanceStatus",
             "The candidate's answer: Accepted, Declined, Pending, Created, Cancelled or \
@@ -715,6 +776,128 @@ mod tests {
         assert!(find(&schedules, &["interviewEvents", "interviewers", "email"]).contact_details);
         assert!(find(&offers(), &["latestVersion", "author", "email"]).contact_details);
         assert!(find(&users(), &["email"]).contact_details);
+    }
+
+    /// Every field of `fields` at any depth with its dotted path (`[]` marks a list of objects).
+    fn paths<'a>(fields: &'a [Field], prefix: &str, out: &mut Vec<(String, &'a Field)>) {
+        for field in fields {
+            let path = format!("{prefix}{}", field.name);
+            out.push((path.clone(), field));
+            match &field.data_type {
+                DataType::Object(nested) => paths(nested, &format!("{path}."), out),
+                DataType::Array(element) => {
+                    if let DataType::Object(nested) = element.as_ref() {
+                        paths(nested, &format!("{path}[]."), out);
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+
+    fn all_streams() -> Vec<(&'static str, Vec<Field>)> {
+        vec![
+            ("applications", applications()),
+            ("archive_reasons", archive_reasons()),
+            ("candidate_tags", candidate_tags()),
+            ("candidates", candidates()),
+            ("custom_fields", custom_field_definitions()),
+            ("departments", departments()),
+            ("feedback_form_definitions", feedback_form_definitions()),
+            ("interview_schedules", interview_schedules()),
+            ("job_postings", job_postings()),
+            ("jobs", jobs()),
+            ("locations", locations()),
+            ("offers", offers()),
+            ("sources", sources()),
+            ("users", users()),
+        ]
+    }
+
+    #[test]
+    fn links_name_the_stream_whose_ids_the_field_holds() {
+        let reference = |fields: &[Field], path: &[&str]| find(fields, path).references.clone();
+        let to_users = Some("users".to_string());
+
+        assert_eq!(reference(&candidates(), &["tags", "id"]).as_deref(), Some("candidate_tags"));
+        assert_eq!(reference(&candidates(), &["location", "id"]), None);
+        assert_eq!(reference(&candidates(), &["resumeFileHandle", "id"]), None);
+        assert_eq!(reference(&users(), &["id"]), None, "a primary key refers to nothing");
+        assert_eq!(reference(&users(), &["managerId"]), to_users);
+        assert_eq!(reference(&jobs(), &["author", "id"]), to_users);
+        assert_eq!(reference(&offers(), &["latestVersion", "author", "id"]), to_users);
+        assert_eq!(
+            reference(&interview_schedules(), &["interviewEvents", "interviewers", "id"]),
+            to_users
+        );
+        assert_eq!(reference(&departments(), &["parentId"]).as_deref(), Some("departments"));
+        assert_eq!(reference(&applications(), &["currentInterviewStage", "id"]), None);
+        assert_eq!(reference(&applications(), &["source", "sourceType", "id"]), None);
+        assert_eq!(reference(&sources(), &["id"]), None);
+    }
+
+    /// Fields that hold an id no stream holds (stages, plans, files, pools, brands, openings,
+    /// interview types, the nested records' own ids) or, for a candidate's `location.id`, a
+    /// place rather than an office. Listing them makes every id field a decision: a new one
+    /// fails the test below until it is linked or added here.
+    const IDS_WITHOUT_A_STREAM: [&str; 27] = [
+        "applications.currentInterviewStage.id",
+        "applications.currentInterviewStage.interviewStageGroupId",
+        "applications.currentInterviewStage.interviewPlanId",
+        "applications.source.sourceType.id",
+        "applications.job.brandId",
+        "candidates.resumeFileHandle.id",
+        "candidates.fileHandles[].id",
+        "candidates.source.sourceType.id",
+        "candidates.location.id",
+        "feedback_form_definitions.organizationId",
+        "feedback_form_definitions.interviewId",
+        "feedback_form_definitions.formDefinition.sections[].fields[].field.id",
+        "interview_schedules.interviewStageId",
+        "interview_schedules.interviewEvents[].id",
+        "interview_schedules.interviewEvents[].interviewId",
+        "interview_schedules.interviewEvents[].interviewers[].interviewerPool.id",
+        "interview_schedules.interviewEvents[].interviewers[].interviewerPool.trainingPath.id",
+        "interview_schedules.interviewEvents[].interviewers[].interviewerPool.trainingPath.\
+         trainingStages[].id",
+        "interview_schedules.interviewEvents[].interview.id",
+        "jobs.defaultInterviewPlanId",
+        "jobs.interviewPlanIds",
+        "jobs.customRequisitionId",
+        "jobs.brandId",
+        "offers.latestVersion.id",
+        "offers.latestVersion.openingId",
+        "offers.latestVersion.fileHandles[].id",
+        "sources.sourceType.id",
+    ];
+
+    #[test]
+    fn every_id_field_either_names_a_stream_or_is_known_to_have_none() {
+        let streams = all_streams();
+        let names: Vec<&str> = streams.iter().map(|(name, _)| *name).collect();
+        let mut links = 0;
+        let mut unlinked = Vec::new();
+        for (stream, fields) in &streams {
+            let mut all = Vec::new();
+            paths(fields, "", &mut all);
+            for (path, field) in all {
+                let leaf = !matches!(field.data_type, DataType::Object(_));
+                let id_like =
+                    path.ends_with(".id") || path.ends_with("Id") || path.ends_with("Ids");
+                match &field.references {
+                    Some(target) => {
+                        assert!(names.contains(&target.as_str()), "{stream}.{path}: {target}");
+                        assert!(leaf, "{stream}.{path}: only values can refer to a stream");
+                        links += 1;
+                    }
+                    None if id_like && leaf => unlinked.push(format!("{stream}.{path}")),
+                    None => {}
+                }
+            }
+        }
+
+        assert_eq!(unlinked, IDS_WITHOUT_A_STREAM);
+        assert_eq!(links, 44);
     }
 
     #[test]

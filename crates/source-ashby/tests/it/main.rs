@@ -8,4 +8,5 @@ mod completeness;
 mod concurrency;
 mod faults;
 mod recovery;
+mod references;
 mod support;
