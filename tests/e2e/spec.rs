@@ -86,3 +86,19 @@ fn help_names_every_command() {
         assert!(help.contains(command), "--help mentions {command}:\n{help}");
     }
 }
+
+#[test]
+fn sinks_that_would_overwrite_each_other_are_refused_by_check() {
+    let workspace = Workspace::new();
+    let spec = workspace.write(
+        "spec.toml",
+        "[sources.ashby]\ntype = \"ashby\"\napi_key = \"${ASHBY_API_KEY}\"\n\n\
+         [sinks.workbook]\ntype = \"excel\"\npath = \"out/ashby.xlsx\"\n\n\
+         [sinks.ai]\ntype = \"ai_json\"\npath = \"out\"\n",
+    );
+
+    let message = check_spec(&spec).expect_err("the sinks overlap").to_string();
+
+    assert!(message.contains("[sinks.ai]") && message.contains("[sinks.workbook]"), "{message}");
+    assert!(message.contains("separate paths"), "{message}");
+}

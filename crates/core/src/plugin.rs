@@ -115,6 +115,14 @@ pub trait Sink: Send {
 /// A sink whose configuration has been checked, not yet connected to anything.
 #[async_trait]
 pub trait ValidatedSink: Send + Sync + Debug {
+    /// The local file or folder the sink replaces, when it writes to this machine.
+    ///
+    /// The runner refuses a spec in which two sinks write the same path, or one inside the
+    /// other, because each would replace what the other wrote. Remote sinks keep the default.
+    fn local_destination(&self) -> Option<&std::path::Path> {
+        None
+    }
+
     /// Resolves secrets and prepares the destination for one run.
     async fn open(self: Box<Self>) -> Result<Box<dyn Sink>>;
 }

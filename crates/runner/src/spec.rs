@@ -173,6 +173,7 @@ pub(crate) struct PlannedDataset {
 #[derive(Debug)]
 pub(crate) struct SpecSink {
     pub(crate) name: String,
+    pub(crate) name_offset: usize,
     pub(crate) sink_type: &'static str,
     pub(crate) validated: Box<dyn ValidatedSink>,
 }
@@ -278,6 +279,7 @@ pub(crate) fn parse_spec(
     let sinks: Vec<SpecSink> =
         sink_entries.into_iter().filter_map(|entry| validator.sink(entry?)).collect();
     validator.check_unique_datasets(&sources);
+    validator.check_distinct_destinations(&sinks);
 
     if validator.problems.is_empty() {
         Ok(Spec { file_name: file_name.into(), spec_path: file_name.into(), sources, sinks })
@@ -569,12 +571,39 @@ impl Validator<'_> {
         };
         let (table, context) = self.config_table(Kind::Sink, &entry.name);
         match (registration.validate)(&table, &context) {
-            Ok(validated) => {
-                Some(SpecSink { name: entry.name, sink_type: registration.name, validated })
-            }
+            Ok(validated) => Some(SpecSink {
+                name: entry.name,
+                name_offset: entry.name_offset,
+                sink_type: registration.name,
+                validated,
+            }),
             Err(error) => {
                 self.plugin_problem(entry.name_offset, error);
                 None
+            }
+        }
+    }
+
+    /// Reports sinks that would write the same local file or folder, or one inside the other:
+    /// each would replace what the other wrote.
+    fn check_distinct_destinations(&mut self, sinks: &[SpecSink]) {
+        for (index, sink) in sinks.iter().enumerate() {
+            let Some(path) = sink.validated.local_destination() else { continue };
+            for earlier in &sinks[..index] {
+                let Some(earlier_path) = earlier.validated.local_destination() else { continue };
+                if path.starts_with(earlier_path) || earlier_path.starts_with(path) {
+                    self.problem(
+                        sink.name_offset,
+                        format!(
+                            "[sinks.{}] writes {} and [sinks.{}] writes {}; each would replace \
+                             the other's output, so give them separate paths",
+                            sink.name,
+                            path.display(),
+                            earlier.name,
+                            earlier_path.display()
+                        ),
+                    );
+                }
             }
         }
     }

@@ -27,6 +27,10 @@ const MAX_OVERSIZED_WARNINGS: usize = 10;
 
 #[async_trait]
 impl ValidatedSink for ValidatedAiJsonSink {
+    fn local_destination(&self) -> Option<&std::path::Path> {
+        Some(self.path())
+    }
+
     async fn open(self: Box<Self>) -> Result<Box<dyn Sink>> {
         let salt = self.hash_salt.as_ref().map(Secret::expose).transpose()?;
         if self.contact_details == ContactDetailsPolicy::Hash && salt.is_none() {

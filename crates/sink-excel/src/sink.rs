@@ -512,6 +512,10 @@ fn keep_permissions(previous: &Path, new: &Path) -> std::io::Result<()> {
 
 #[async_trait]
 impl ValidatedSink for ValidatedExcelSink {
+    fn local_destination(&self) -> Option<&std::path::Path> {
+        Some(self.path())
+    }
+
     async fn open(self: Box<Self>) -> Result<Box<dyn Sink>> {
         Ok(Box::new(ExcelSink::open(*self)?))
     }

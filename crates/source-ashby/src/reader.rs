@@ -46,7 +46,7 @@ pub(crate) async fn read_stream(
 ) -> Result<StreamReport, AshbyError> {
     let started = Instant::now();
     let sync_token = sync_token.filter(|_| entity.incremental);
-    tracing::info!(
+    tracing::debug!(
         component = "ashby",
         stream = entity.name,
         incremental = sync_token.is_some(),
@@ -73,7 +73,7 @@ pub(crate) async fn read_stream(
     };
 
     let report = read.report(next_token, started);
-    tracing::info!(
+    tracing::debug!(
         component = "ashby",
         stream = entity.name,
         records = report.records,
