@@ -200,6 +200,23 @@ pub struct FakeAshbyArgs {
     /// The largest page the server returns (Ashby's is 100).
     #[arg(long, value_name = "N", default_value_t = 100)]
     pub max_page_size: usize,
+
+    /// Also accept KEY with only the listed permissions, to try what a run does when a key
+    /// lacks one, e.g. `--limited-key no-offers=candidatesRead,jobsRead`. Repeatable.
+    #[arg(long, value_name = "KEY=PERMISSION,...", value_parser = parse_limited_key)]
+    pub limited_key: Vec<(String, Vec<String>)>,
+}
+
+/// Reads `KEY=PERMISSION,PERMISSION` for `--limited-key`.
+fn parse_limited_key(text: &str) -> Result<(String, Vec<String>), String> {
+    let (key, permissions) = text.split_once('=').ok_or_else(|| {
+        "expected KEY=PERMISSION,... such as no-offers=candidatesRead".to_string()
+    })?;
+    if key.is_empty() {
+        return Err("the key before `=` is empty".into());
+    }
+    let permissions = permissions.split(',').filter(|p| !p.is_empty()).map(String::from).collect();
+    Ok((key.to_string(), permissions))
 }
 
 impl Cli {
@@ -310,6 +327,7 @@ async fn fake_ashby(args: &FakeAshbyArgs) -> i32 {
         api_key: args.api_key.clone(),
         latency: Duration::from_millis(args.latency_ms),
         max_page_size: args.max_page_size,
+        limited_keys: args.limited_key.clone(),
     };
     let stop = async {
         let _ = tokio::signal::ctrl_c().await;
@@ -365,6 +383,17 @@ mod tests {
             (fake.api_key.as_str(), fake.latency_ms, fake.max_page_size),
             ("demo-key", 0, 100)
         );
+    }
+
+    #[test]
+    fn limited_keys_read_as_a_key_and_its_permissions() {
+        assert_eq!(
+            parse_limited_key("no-offers=candidatesRead,jobsRead"),
+            Ok(("no-offers".to_string(), vec!["candidatesRead".into(), "jobsRead".into()]))
+        );
+        assert_eq!(parse_limited_key("nothing="), Ok(("nothing".to_string(), Vec::new())));
+        assert!(parse_limited_key("no-equals-sign").is_err());
+        assert!(parse_limited_key("=candidatesRead").is_err());
     }
 
     #[test]

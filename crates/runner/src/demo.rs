@@ -168,6 +168,8 @@ pub struct FakeServerOptions {
     pub latency: Duration,
     /// The largest page the server returns.
     pub max_page_size: usize,
+    /// Further keys, each accepted with only its listed permissions.
+    pub limited_keys: Vec<(String, Vec<String>)>,
 }
 
 /// Serves a fake Ashby account until `stop` resolves.
@@ -186,6 +188,11 @@ pub async fn serve_fake_ashby(
     let fake = FakeAshby::start(config)
         .await
         .with_context(|| format!("cannot listen on 127.0.0.1:{}", options.port))?;
+    for (key, permissions) in &options.limited_keys {
+        let permissions: Vec<&str> = permissions.iter().map(String::as_str).collect();
+        fake.add_key(key, &permissions);
+        println!("Also accepting the key {key} with only: {}.", permissions.join(", "));
+    }
     println!("{}", fake_server_banner(&fake.base_url(), options));
 
     stop.await;
@@ -250,6 +257,7 @@ mod tests {
             api_key: "k1".into(),
             latency: Duration::ZERO,
             max_page_size: 100,
+            limited_keys: Vec::new(),
         };
         let banner = fake_server_banner("http://127.0.0.1:9000", &options);
         assert!(banner.contains("ASHBY_API_KEY=k1 ashflow run examples/quickstart.toml"));
