@@ -269,7 +269,10 @@ mod tests {
         limit: u32,
     }
 
-    const SPEC: &str = "[sources.a]\ntype = \"x\"\n\n[sinks.book]\ntype = \"excel\"\npath = \"out.xlsx\"\npaht = 3\n";
+    const SPEC: &str = concat!(
+        "[sources.a]\ntype = \"x\"\n\n",
+        "[sinks.book]\ntype = \"excel\"\npath = \"out.xlsx\"\npaht = 3\n",
+    );
 
     fn sink_table() -> ConfigTable {
         ConfigTable::new("spec.toml", Arc::from(SPEC), vec!["sinks".into(), "book".into()])

@@ -19,10 +19,10 @@
 //! The file lives in a fresh folder in the system temp dir, readable by its owner only since it
 //! holds personal data, and is deleted with that folder when the store is dropped. A process
 //! that is killed cannot delete it, so each run holds a lock on a file in its folder and removes
-//! the folders of earlier runs whose lock nobody holds any more. It is a scratch file, so durability is traded for speed
-//! (`synchronous = OFF`, journal in memory). The next step, incremental syncs, turns this store
-//! into a persistent replica kept per spec, where sync tokens are committed with the pages they
-//! belong to.
+//! the folders of earlier runs whose lock nobody holds any more. It is a scratch file, so
+//! durability is traded for speed (`synchronous = OFF`, journal in memory). The next step,
+//! incremental syncs, turns this store into a persistent replica kept per spec, where sync tokens
+//! are committed with the pages they belong to.
 //!
 //! The methods are synchronous and take a mutex around the one connection; async callers run
 //! them on tokio's blocking pool so the runtime's workers never wait on SQLite.
