@@ -110,6 +110,10 @@ async fn a_rejected_key_says_so_and_leaves_the_previous_outputs_untouched() {
     let rendered = summary.render();
     assert!(rendered.to_lowercase().contains("key"), "{rendered}");
     assert!(!rendered.contains("revoked-key"), "the key itself is never printed");
+    assert!(
+        rendered.contains("source ashby (every stream)"),
+        "said once, not per stream: {rendered}"
+    );
     assert_eq!(std::fs::read(workspace.path("out/ashby.xlsx")).expect("kept"), workbook_before);
     assert_eq!(std::fs::read(workspace.path("out/ai/candidates.jsonl")).expect("kept"), ai_before);
 }

@@ -96,6 +96,13 @@ fn sinks_that_would_overwrite_each_other_are_refused_by_check() {
          [sinks.workbook]\ntype = \"excel\"\npath = \"out/ashby.xlsx\"\n\n\
          [sinks.ai]\ntype = \"ai_json\"\npath = \"out\"\n",
     );
+    let roundabout = workspace.write(
+        "roundabout.toml",
+        "[sources.ashby]\ntype = \"ashby\"\napi_key = \"${ASHBY_API_KEY}\"\n\n\
+         [sinks.one]\ntype = \"excel\"\npath = \"out/a.xlsx\"\n\n\
+         [sinks.two]\ntype = \"excel\"\npath = \"./out/../out/a.xlsx\"\n",
+    );
+    assert!(check_spec(&roundabout).is_err(), "the same file spelt another way is refused");
 
     let message = check_spec(&spec).expect_err("the sinks overlap").to_string();
 

@@ -288,6 +288,26 @@ pub(crate) fn parse_spec(
     }
 }
 
+/// `path` with `.` and `..` resolved by its text alone, so `out/../out/a.xlsx` and `out/a.xlsx`
+/// compare equal without touching the file system (validation does no IO).
+fn normalize(path: &std::path::Path) -> std::path::PathBuf {
+    use std::path::Component;
+
+    let mut normal = std::path::PathBuf::new();
+    for component in path.components() {
+        match component {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                if !normal.pop() {
+                    normal.push("..");
+                }
+            }
+            other => normal.push(other),
+        }
+    }
+    normal
+}
+
 /// The dataset name of `stream` read by `source`: see the module documentation.
 pub(crate) fn dataset_name(several_sources: bool, source: &str, stream: &str) -> String {
     if several_sources { format!("{source}_{stream}") } else { stream.to_string() }
@@ -588,10 +608,13 @@ impl Validator<'_> {
     /// each would replace what the other wrote.
     fn check_distinct_destinations(&mut self, sinks: &[SpecSink]) {
         for (index, sink) in sinks.iter().enumerate() {
-            let Some(path) = sink.validated.local_destination() else { continue };
+            let Some(path) = sink.validated.local_destination().map(normalize) else { continue };
             for earlier in &sinks[..index] {
-                let Some(earlier_path) = earlier.validated.local_destination() else { continue };
-                if path.starts_with(earlier_path) || earlier_path.starts_with(path) {
+                let Some(earlier_path) = earlier.validated.local_destination().map(normalize)
+                else {
+                    continue;
+                };
+                if path.starts_with(&earlier_path) || earlier_path.starts_with(&path) {
                     self.problem(
                         sink.name_offset,
                         format!(

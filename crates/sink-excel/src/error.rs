@@ -11,6 +11,24 @@ use rust_xlsxwriter::XlsxError;
 /// What can go wrong while writing a workbook.
 #[derive(Debug, thiserror::Error)]
 pub enum ExcelError {
+    /// The workbook's path is an existing folder.
+    #[error("{} is a folder; point `path` at an .xlsx file inside it instead", path.display())]
+    PathIsFolder {
+        /// The configured path.
+        path: PathBuf,
+    },
+
+    /// A file stands where the workbook's folder (or one of its parents) should be.
+    #[error(
+        "{} is a file, so the workbook's folder cannot be created there; change `path` or move \
+         the file",
+        path.display()
+    )]
+    ParentIsFile {
+        /// The file in the way.
+        path: PathBuf,
+    },
+
     /// The workbook's folder could not be created.
     #[error("cannot create the folder {} for the workbook", path.display())]
     CreateFolder {
@@ -105,6 +123,8 @@ impl From<ExcelError> for ashflow_core::Error {
                 )
             }
             ExcelError::Workbook { .. }
+            | ExcelError::PathIsFolder { .. }
+            | ExcelError::ParentIsFile { .. }
             | ExcelError::TooManyColumns { .. }
             | ExcelError::OutOfOrder(_) => ashflow_core::Error::destination(message),
         }

@@ -106,6 +106,15 @@ impl ExcelSink {
             Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
             _ => PathBuf::from("."),
         };
+
+        // Checked here rather than at publish, because the runner opens sinks before fetching:
+        // a destination of the wrong kind then fails the run in a second, not after the export.
+        if config.path.is_dir() {
+            return Err(ExcelError::PathIsFolder { path: config.path });
+        }
+        if let Some(file) = folder.ancestors().find(|a| a.exists()).filter(|a| !a.is_dir()) {
+            return Err(ExcelError::ParentIsFile { path: file.to_path_buf() });
+        }
         fs::create_dir_all(&folder)
             .map_err(|source| ExcelError::CreateFolder { path: folder.clone(), source })?;
 

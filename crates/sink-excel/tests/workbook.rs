@@ -606,7 +606,7 @@ async fn calls_out_of_order_are_destination_errors_and_publish_nothing() {
 }
 
 #[tokio::test]
-async fn a_destination_that_cannot_be_a_folder_fails_at_open_as_an_io_error() {
+async fn a_file_where_the_folder_should_be_fails_at_open_and_says_so() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("blocker"), "a file, not a folder").unwrap();
 
@@ -617,8 +617,23 @@ async fn a_destination_that_cannot_be_a_folder_fails_at_open_as_an_io_error() {
     .unwrap();
     let error = validated.open().await.err().expect("opening must fail");
 
-    assert_eq!(error.class(), ErrorClass::Io);
-    assert!(error.to_string().contains("cannot create the folder"), "{error}");
+    assert_eq!(error.class(), ErrorClass::Destination);
+    assert!(error.to_string().contains("blocker is a file"), "{error}");
+}
+
+#[tokio::test]
+async fn a_folder_where_the_workbook_should_be_fails_at_open_and_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("book.xlsx")).unwrap();
+
+    let validated =
+        ashflow_sink_excel::validate(&spec_table("path = \"book.xlsx\"\n"), &context(dir.path()))
+            .unwrap();
+    let error = validated.open().await.err().expect("opening must fail");
+
+    assert_eq!(error.class(), ErrorClass::Destination);
+    assert!(error.to_string().contains("book.xlsx is a folder"), "{error}");
+    assert!(!error.to_string().contains("close it"), "{error}");
 }
 
 #[test]

@@ -14,8 +14,8 @@ use ashflow_core::Error;
 pub(crate) enum AshbyError {
     /// Ashby rejected the key outright (HTTP 401).
     #[error(
-        "the API key was not accepted (HTTP 401) on {endpoint}; check that {key_source} holds \
-         a current Ashby API key, or create one in Ashby under Admin > API Keys"
+        "the API key was not accepted (HTTP 401); check that {key_source} holds a current \
+         Ashby API key, or create one in Ashby under Admin > API Keys"
     )]
     Unauthorized {
         /// The endpoint called.
@@ -26,9 +26,9 @@ pub(crate) enum AshbyError {
 
     /// Ashby refused the key for a reason other than a missing permission (HTTP 403).
     #[error(
-        "the API key was refused (HTTP 403{}) on {endpoint}: it is wrong or was deactivated; \
-         check {key_source} or create a new key in Ashby under Admin > API Keys{}",
-        code_suffix(code.as_deref()), request_suffix(request_id.as_deref())
+        "the API key was refused (HTTP 403{}): it is wrong or was deactivated; check \
+         {key_source} or create a new key in Ashby under Admin > API Keys",
+        code_suffix(code.as_deref())
     )]
     Forbidden {
         /// The endpoint called.
