@@ -59,16 +59,14 @@ pub(crate) fn interpret(
 
     match status {
         200 => read_success(request, body),
-        401 => Err(AshbyError::Unauthorized { endpoint, key_source: request.key_source.into() }),
+        401 => Err(AshbyError::Unauthorized { key_source: request.key_source.into() }),
         403 => match info() {
             Some(info) if info.code == "missing_endpoint_permission" => {
                 Err(missing_permission(request.entity, info))
             }
             info => Err(AshbyError::Forbidden {
-                endpoint,
                 key_source: request.key_source.into(),
-                code: info.as_ref().map(|i| i.code.clone()),
-                request_id: info.and_then(|i| i.request_id),
+                code: info.map(|i| i.code),
             }),
         },
         429 => {

@@ -18,8 +18,6 @@ pub(crate) enum AshbyError {
          Ashby API key, or create one in Ashby under Admin > API Keys"
     )]
     Unauthorized {
-        /// The endpoint called.
-        endpoint: &'static str,
         /// Where the key came from, such as `${ASHBY_API_KEY}`; never the key itself.
         key_source: String,
     },
@@ -30,15 +28,13 @@ pub(crate) enum AshbyError {
          {key_source} or create a new key in Ashby under Admin > API Keys",
         code_suffix(code.as_deref())
     )]
+    // The endpoint and request id are left out on purpose: the key is refused on every
+    // endpoint alike, and one message for all streams lets the summary say it once.
     Forbidden {
-        /// The endpoint called.
-        endpoint: &'static str,
         /// Where the key came from; never the key itself.
         key_source: String,
         /// Ashby's error code, when the body had one.
         code: Option<String>,
-        /// Ashby's request id, for support.
-        request_id: Option<String>,
     },
 
     /// The key lacks the permission one endpoint needs.
@@ -322,10 +318,7 @@ mod tests {
 
     #[test]
     fn errors_land_in_the_class_the_runner_acts_on() {
-        let unauthorized = AshbyError::Unauthorized {
-            endpoint: "user.list",
-            key_source: "${ASHBY_API_KEY}".into(),
-        };
+        let unauthorized = AshbyError::Unauthorized { key_source: "${ASHBY_API_KEY}".into() };
         let message = unauthorized.to_string();
         assert!(message.starts_with("the API key was not accepted (HTTP 401)"), "{message}");
         assert!(message.contains("${ASHBY_API_KEY}"), "{message}");
