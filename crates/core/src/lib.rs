@@ -29,7 +29,7 @@ pub use plugin::{
     SourceRegistration, StreamDescriptor, ValidatedSink, ValidatedSource,
 };
 pub use projection::{Cell, Column, ColumnType, Projection};
-pub use record::{Batch, Record};
+pub use record::{Batch, EndOfPass, Pass, Record};
 pub use report::{DatasetReport, SinkReport, StreamReport};
 pub use schema::{DataType, Field, Schema};
 
@@ -42,7 +42,7 @@ pub mod prelude {
         SourceRegistration, StreamDescriptor, ValidatedSink, ValidatedSource,
     };
     pub use crate::projection::{Cell, Column, ColumnType, Projection};
-    pub use crate::record::{Batch, Record};
+    pub use crate::record::{Batch, EndOfPass, Pass, Record};
     pub use crate::report::{DatasetReport, SinkReport, StreamReport};
     pub use crate::schema::{DataType, Field, Schema};
     pub use async_trait::async_trait;

@@ -10,19 +10,63 @@ use serde_json::{Map, Value};
 /// One record: a JSON object.
 pub type Record = Map<String, Value>;
 
+/// The kind of pass over a stream that a batch's records come from.
+///
+/// The runner keeps a replica of every stream between runs, and the kind decides what it may
+/// conclude: only a completed full pass shows which records no longer exist upstream.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Pass {
+    /// Every record that exists upstream, read from the first page.
+    #[default]
+    Full,
+    /// Only the records changed since a sync token. Deletions are not reported.
+    Changes,
+}
+
+/// What the last batch of a pass carries: the pass is complete, and this is where the next run
+/// carries on from.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EndOfPass {
+    /// The token that lets the next run read only what changed after this pass; `None` when
+    /// the stream has no sync tokens (the next run reads it in full again).
+    pub sync_token: Option<String>,
+}
+
 /// A group of records from one stream, in the order the source read them.
+///
+/// A source sends one batch per page it reads, so the runner can apply each page in one
+/// transaction. The last batch of a pass has [`Batch::end_of_pass`] set and may hold no
+/// records; a source sends it even then, because it completes the pass. A read whose pass
+/// falls back from changes to a full pass (a rejected sync token, say) marks the batches that
+/// follow as [`Pass::Full`].
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Batch {
     /// The stream the records belong to, such as `candidates`.
     pub stream: String,
     /// The records.
     pub records: Vec<Record>,
+    /// The kind of pass the records belong to.
+    pub pass: Pass,
+    /// Set on the last batch of a completed pass.
+    pub end_of_pass: Option<EndOfPass>,
 }
 
 impl Batch {
-    /// A batch of records from `stream`.
+    /// A batch of records from `stream`, part of a full pass that goes on after it.
     pub fn new(stream: impl Into<String>, records: Vec<Record>) -> Self {
-        Batch { stream: stream.into(), records }
+        Batch { stream: stream.into(), records, pass: Pass::Full, end_of_pass: None }
+    }
+
+    /// The same batch, from a pass of the given kind.
+    pub fn in_pass(mut self, pass: Pass) -> Self {
+        self.pass = pass;
+        self
+    }
+
+    /// The same batch as the last one of its pass, carrying the token for the next run.
+    pub fn ending_pass(mut self, sync_token: Option<String>) -> Self {
+        self.end_of_pass = Some(EndOfPass { sync_token });
+        self
     }
 
     /// The number of records in the batch.
