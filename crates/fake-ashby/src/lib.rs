@@ -236,6 +236,34 @@ impl FakeAshby {
         );
     }
 
+    /// Deletes `count` records of `entity` upstream (the last ones in serving order) and
+    /// returns their ids. As in Ashby, incremental passes do not report the deletion; only a
+    /// full pass shows that the records are gone.
+    ///
+    /// # Panics
+    /// On a name that is not in [`ENTITIES`].
+    pub fn delete(&self, entity: &str, count: usize) -> Vec<String> {
+        let entity = known_entity(entity);
+        let removed =
+            self.shared.store.write().unwrap_or_else(PoisonError::into_inner).delete(entity, count);
+        tracing::debug!(
+            component = "fake-ashby",
+            entity = entity.name(),
+            count = removed.len(),
+            "Deleted records."
+        );
+        removed
+    }
+
+    /// Resolves once the server has received at least `count` requests in all (control
+    /// requests under `/_fake/` excluded). Kill tests use it to stop a client at a chosen
+    /// point of its run.
+    pub async fn wait_for_requests(&self, count: usize) {
+        let mut received = self.shared.received.subscribe();
+        // The sender lives as long as `shared`, which `self` keeps alive.
+        let _ = received.wait_for(|total| *total >= count).await;
+    }
+
     /// Stops the server: stops accepting, lets in-flight requests finish (for at most two
     /// seconds), then ends.
     pub async fn shutdown(mut self) {

@@ -44,6 +44,8 @@ pub(crate) struct Shared {
     pub keys: Mutex<HashMap<String, Vec<String>>>,
     pub faults: FaultBook,
     pub log: Mutex<RequestLog>,
+    /// The number of requests received, for callers waiting for the Nth.
+    pub received: tokio::sync::watch::Sender<usize>,
     pub max_page_size: usize,
     pub latency: Duration,
     requests: AtomicU64,
@@ -71,6 +73,7 @@ impl Shared {
             keys: Mutex::new(HashMap::new()),
             faults: FaultBook::default(),
             log: Mutex::new(RequestLog::default()),
+            received: tokio::sync::watch::Sender::new(0),
             max_page_size: max_page_size.max(1),
             latency,
             requests: AtomicU64::new(0),
@@ -85,6 +88,9 @@ impl Shared {
         if let Some(body) = body {
             log.bodies.entry(endpoint.to_string()).or_default().push(body.clone());
         }
+        let total = log.total;
+        drop(log);
+        self.received.send_replace(total);
         // Shaped like Ashby's ULID request ids, and unique per request.
         format!("01JFAKE{number:019}")
     }
@@ -157,6 +163,9 @@ pub(crate) async fn answer(
 ) -> Response {
     let endpoint = uri.path().trim_start_matches('/').to_string();
     let parsed: Option<Value> = serde_json::from_slice(&body).ok();
+    if let Some(command) = endpoint.strip_prefix(CONTROL_PREFIX) {
+        return control(&shared, command, parsed.as_ref()).into_response();
+    }
     let request_id = shared.record(&endpoint, parsed.as_ref());
     if !shared.latency.is_zero() {
         tokio::time::sleep(shared.latency).await;
@@ -194,6 +203,42 @@ pub(crate) async fn answer(
         "Answered request."
     );
     reply.into_response()
+}
+
+/// Paths under this prefix control the fake instead of playing Ashby; they are not counted
+/// or logged as requests. Benchmarks use them when the fake runs as a separate process.
+const CONTROL_PREFIX: &str = "_fake/";
+
+/// Answers a control request: `mutate` and `delete` (body `{"entity": "candidates", "count":
+/// 10}`), and `requests` (the number of Ashby requests received so far).
+fn control(shared: &Shared, command: &str, body: Option<&Value>) -> Reply {
+    let entity = body.and_then(|body| body.get("entity")).and_then(Value::as_str);
+    let count = body.and_then(|body| body.get("count")).and_then(Value::as_u64);
+    let target = entity.and_then(Entity::from_name).zip(count.map(|count| count as usize));
+    match (command, target) {
+        ("requests", _) => {
+            let total = shared.log.lock().unwrap_or_else(PoisonError::into_inner).total;
+            Reply::json(StatusCode::OK, json!({ "count": total }).to_string())
+        }
+        ("mutate", Some((entity, count))) => {
+            shared.store.write().unwrap_or_else(PoisonError::into_inner).mutate(entity, count);
+            Reply::json(StatusCode::OK, json!({ "mutated": count }).to_string())
+        }
+        ("delete", Some((entity, count))) => {
+            let ids =
+                shared.store.write().unwrap_or_else(PoisonError::into_inner).delete(entity, count);
+            Reply::json(StatusCode::OK, json!({ "deleted": ids }).to_string())
+        }
+        ("mutate" | "delete", None) => Reply::json(
+            StatusCode::BAD_REQUEST,
+            json!({ "error": "send {\"entity\": <an entity name>, \"count\": <a number>}" })
+                .to_string(),
+        ),
+        _ => Reply::json(
+            StatusCode::NOT_FOUND,
+            json!({ "error": "control commands: mutate, delete, requests" }).to_string(),
+        ),
+    }
 }
 
 /// The parts of a request the answer depends on.

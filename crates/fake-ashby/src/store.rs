@@ -166,6 +166,29 @@ impl Store {
     }
 }
 
+impl Store {
+    /// Removes `count` records of `entity` upstream, as a deletion in Ashby would (see
+    /// [`crate::FakeAshby::delete`]), and returns their ids. The change sequence is not
+    /// advanced: Ashby's incremental passes never report deletions.
+    pub(crate) fn delete(&mut self, entity: Entity, count: usize) -> Vec<String> {
+        let table = &mut self.tables[entity.index()];
+        let keep = table.rows.len().saturating_sub(count);
+        let removed: Vec<String> = table
+            .rows
+            .drain(keep..)
+            .filter_map(|row| {
+                let record: Value = serde_json::from_str(&row.json).ok()?;
+                record.get("id").and_then(Value::as_str).map(str::to_string)
+            })
+            .collect();
+        if table.next_mutation >= table.rows.len() {
+            table.next_mutation = 0;
+        }
+        table.forget_lists();
+        removed
+    }
+}
+
 const SCHEDULE_STATUSES: &[&str] = &[
     "NeedsScheduling",
     "WaitingOnCandidateBooking",

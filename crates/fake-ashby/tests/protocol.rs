@@ -608,3 +608,60 @@ async fn latency_is_added_to_every_request_and_shutdown_stops_serving() {
     let refused = client().post(&url).basic_auth(KEY, None::<&str>).json(&json!({})).send().await;
     assert!(refused.expect_err("nothing listens any more").is_connect());
 }
+
+#[tokio::test]
+async fn deleted_records_vanish_from_full_passes_but_incremental_passes_do_not_say_so() {
+    let fake = small_fake().await;
+    let (before, _, token) = full_pass(&fake, "candidate.list", json!({})).await;
+
+    let deleted = fake.delete("candidates", 3);
+
+    assert_eq!(deleted.len(), 3);
+    let (changes, _, _) = full_pass(&fake, "candidate.list", json!({ "syncToken": token })).await;
+    assert!(changes.is_empty(), "a deletion is not a change an incremental pass reports");
+    let (after, _, _) = full_pass(&fake, "candidate.list", json!({})).await;
+    assert_eq!(after.len(), before.len() - 3);
+    let remaining = unique_ids(&after);
+    assert!(deleted.iter().all(|id| !remaining.contains(id)));
+    assert_eq!(fake.records("candidates").len(), after.len());
+}
+
+#[tokio::test]
+async fn control_endpoints_mutate_delete_and_count_without_counting_themselves() {
+    let fake = small_fake().await;
+    let (_, _, token) = full_pass(&fake, "candidate.list", json!({})).await;
+    let ashby_requests = fake.request_count(None);
+    let control = |command: &str, body: Value| {
+        let url = format!("{}/_fake/{command}", fake.base_url());
+        async move {
+            let response = client().post(url).json(&body).send().await.expect("answered");
+            (response.status().as_u16(), response.json::<Value>().await.expect("JSON"))
+        }
+    };
+
+    assert_eq!(control("mutate", json!({"entity": "candidates", "count": 2})).await.0, 200);
+    let (status, deleted) = control("delete", json!({"entity": "jobs", "count": 1})).await;
+    assert_eq!(status, 200);
+    assert_eq!(deleted["deleted"].as_array().map(Vec::len), Some(1));
+    let (status, counted) = control("requests", json!({})).await;
+    assert_eq!((status, counted["count"].as_u64()), (200, Some(ashby_requests as u64)));
+    let (status, problem) = control("mutate", json!({"entity": "nope", "count": 1})).await;
+    assert_eq!(status, 400, "{problem}");
+
+    let (changed, _, _) = full_pass(&fake, "candidate.list", json!({ "syncToken": token })).await;
+    assert_eq!(changed.len(), 2);
+}
+
+#[tokio::test]
+async fn waiting_for_the_nth_request_resolves_when_it_arrives() {
+    let fake = small_fake().await;
+    let waiting =
+        tokio::time::timeout(std::time::Duration::from_millis(50), fake.wait_for_requests(3));
+    assert!(waiting.await.is_err(), "no request has arrived yet");
+
+    let (_, _, _) = full_pass(&fake, "candidate.list", json!({})).await;
+
+    tokio::time::timeout(std::time::Duration::from_secs(5), fake.wait_for_requests(3))
+        .await
+        .expect("three requests arrived");
+}

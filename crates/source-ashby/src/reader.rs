@@ -6,13 +6,18 @@
 //! sync token) or rejecting the sync token (the token is dropped and a full pass runs). Records
 //! already delivered are remembered by id for the whole read, so whatever pass delivers a
 //! record first is the only one that does: each record reaches the runner exactly once.
+//!
+//! Each page becomes one batch, so the runner can apply it in one transaction, and the last
+//! page of the completed pass carries the next sync token. Batches say which kind of pass they
+//! belong to: changes since a token, or (from the start, or after a rejected token) a full
+//! pass, which is the only kind that shows what no longer exists upstream.
 
 use std::collections::HashSet;
 use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 use ashflow_core::record::record_id;
-use ashflow_core::{Batch, BatchSender, Record, StreamReport};
+use ashflow_core::{Batch, BatchSender, Pass, Record, StreamReport};
 use serde_json::Value;
 
 use crate::client::{AshbyClient, RequestCounters};
@@ -30,6 +35,8 @@ struct StreamRead<'a> {
     out: &'a BatchSender,
     counters: RequestCounters,
     delivered_ids: HashSet<String>,
+    /// The kind of pass running now: changes while a sync token is in use, full after.
+    pass_kind: Pass,
     records: u64,
     pass_restarts: u32,
     warnings: Vec<String>,
@@ -60,6 +67,7 @@ pub(crate) async fn read_stream(
         out,
         counters: RequestCounters::default(),
         delivered_ids: HashSet::new(),
+        pass_kind: if sync_token.is_some() { Pass::Changes } else { Pass::Full },
         records: 0,
         pass_restarts: 0,
         warnings: Vec::new(),
@@ -113,6 +121,7 @@ impl StreamRead<'_> {
                 Err(error @ AshbyError::CursorRejected { .. }) => self.restart_after(error)?,
                 Err(error @ AshbyError::SyncTokenRejected { .. }) if sync_token.is_some() => {
                     sync_token = None;
+                    self.pass_kind = Pass::Full;
                     self.fall_back_to_full_pass(&error);
                 }
                 Err(error) => return Err(error),
@@ -177,9 +186,11 @@ impl StreamRead<'_> {
                 delivered = fresh.len(),
                 "Read a page."
             );
-            self.deliver(fresh).await?;
+            let last_page = !page.more_data_available;
+            let end_of_pass = last_page.then(|| page.sync_token.clone());
+            self.deliver(fresh, end_of_pass).await?;
 
-            if !page.more_data_available {
+            if last_page {
                 return Ok(page.sync_token);
             }
             cursor = Some(page.next_cursor.ok_or_else(|| AshbyError::Malformed {
@@ -210,15 +221,23 @@ impl StreamRead<'_> {
         Ok(fresh)
     }
 
-    async fn deliver(&mut self, records: Vec<Record>) -> Result<(), AshbyError> {
-        if records.is_empty() {
+    /// Sends one page's records. A page in the middle of a pass with nothing new is not
+    /// sent; the last page always is, even empty, because it completes the pass and carries
+    /// the token (`end_of_pass`) the runner stores with it.
+    async fn deliver(
+        &mut self,
+        records: Vec<Record>,
+        end_of_pass: Option<Option<String>>,
+    ) -> Result<(), AshbyError> {
+        if records.is_empty() && end_of_pass.is_none() {
             return Ok(());
         }
         let count = records.len() as u64;
-        self.out
-            .send(Batch::new(self.entity.name, records))
-            .await
-            .map_err(|_| AshbyError::Cancelled)?;
+        let mut batch = Batch::new(self.entity.name, records).in_pass(self.pass_kind);
+        if let Some(sync_token) = end_of_pass {
+            batch = batch.ending_pass(sync_token);
+        }
+        self.out.send(batch).await.map_err(|_| AshbyError::Cancelled)?;
         self.records += count;
         Ok(())
     }

@@ -151,3 +151,75 @@ async fn a_closed_channel_cancels_the_read() {
     assert!(matches!(result, Err(Error::Cancelled)), "{result:?}");
     fake.shutdown().await;
 }
+
+/// The kinds of pass and the end-of-pass marks of a read's batches, in order.
+fn pass_marks(read: &crate::support::Read) -> Vec<(ashflow_core::Pass, Option<Option<String>>)> {
+    read.batches
+        .iter()
+        .map(|batch| (batch.pass, batch.end_of_pass.as_ref().map(|end| end.sync_token.clone())))
+        .collect()
+}
+
+#[tokio::test]
+async fn one_batch_per_page_and_only_the_last_ends_the_pass_with_the_token() {
+    use ashflow_core::Pass;
+
+    let fake = small_fake().await;
+    let source = source(&fake, KEY, "");
+
+    let full = read(&source, "candidates", None).await;
+
+    let pages = fake.request_count(Some("candidate.list"));
+    let marks = pass_marks(&full);
+    assert_eq!(marks.len(), pages, "one batch per page");
+    assert!(marks.iter().all(|(pass, _)| *pass == Pass::Full));
+    let (last, middle) = marks.split_last().expect("batches");
+    assert!(middle.iter().all(|(_, end)| end.is_none()));
+    let token = full.report().sync_token.clone();
+    assert!(token.is_some());
+    assert_eq!(last.1, Some(token.clone()), "the last page carries the report's token");
+
+    // Nothing changed: the changes pass is one empty page that still ends the pass.
+    let unchanged = read(&source, "candidates", token.as_deref()).await;
+    let marks = pass_marks(&unchanged);
+    assert_eq!(marks.len(), 1, "{marks:?}");
+    assert_eq!(marks[0].0, Pass::Changes);
+    assert!(unchanged.batches[0].is_empty());
+    assert_eq!(marks[0].1, Some(unchanged.report().sync_token.clone()));
+    fake.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_fallback_to_a_full_pass_marks_the_batches_after_it_full() {
+    use ashflow_core::Pass;
+
+    let fake = small_fake().await;
+    let source = source(&fake, KEY, "");
+    let token = read(&source, "applications", None).await.report().sync_token.clone();
+    fake.mutate("applications", 20);
+    let rule = FaultRule::once(code("sync_token_expired")).on("application.list");
+    fake.inject(rule.with_cursor_only());
+
+    let read = read(&source, "applications", token.as_deref()).await;
+
+    let marks = pass_marks(&read);
+    assert_eq!(marks[0], (Pass::Changes, None), "the first changes page, before the expiry");
+    assert!(marks[1..].iter().all(|(pass, _)| *pass == Pass::Full), "{marks:?}");
+    let ends: Vec<_> = marks.iter().filter(|(_, end)| end.is_some()).collect();
+    assert_eq!(ends.len(), 1, "only the completed full pass ends");
+    assert_eq!(marks.last().map(|mark| mark.1.is_some()), Some(true));
+    fake.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_failed_read_never_ends_its_pass() {
+    let fake = small_fake().await;
+    fake.inject(FaultRule::once(Fault::Status { status: 401, retry_after: None }).after(2));
+    let source = source(&fake, KEY, "");
+
+    let read = read(&source, "candidates", None).await;
+
+    assert!(read.result.is_err());
+    assert!(read.batches.iter().all(|batch| batch.end_of_pass.is_none()));
+    fake.shutdown().await;
+}
