@@ -144,8 +144,11 @@ async fn a_killed_run_leaves_the_previous_outputs_and_the_next_run_is_complete()
     assert_eq!(workspace.run(&spec).await.exit_code(), 0);
     let workbook_before = std::fs::read(workspace.path("out/ashby.xlsx")).expect("a workbook");
 
-    // Slow the next requests down so the kill lands mid-read, then kill the real binary.
+    // Slow the next requests down so the kill lands mid-read, then kill the real binary once
+    // its reads have begun. A second run reads only changes, so it is too quick to kill after
+    // a fixed time.
     fake.inject(FaultRule::once(Fault::Delay(Duration::from_millis(200))).times(40));
+    let reading = fake.request_count(None) + 3;
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_ashflow"))
         .args(["run", "--no-progress", "--quiet"])
         .arg(&spec)
@@ -153,7 +156,8 @@ async fn a_killed_run_leaves_the_previous_outputs_and_the_next_run_is_complete()
         .stderr(std::process::Stdio::null())
         .spawn()
         .expect("the binary starts");
-    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    let started = tokio::time::timeout(Duration::from_secs(60), fake.wait_for_requests(reading));
+    assert!(started.await.is_ok(), "the run started reading");
     child.kill().expect("the run is killed");
     child.wait().expect("the run ends");
 

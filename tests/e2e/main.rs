@@ -4,8 +4,10 @@
 //! One test binary for all end-to-end behaviour (it is built as the runner crate's `e2e` test),
 //! so the plugins are linked once and every test sees the same registry.
 
+mod datasets;
 mod demo;
 mod export;
 mod failures;
+mod incremental;
 mod spec;
 mod support;

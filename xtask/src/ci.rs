@@ -2,11 +2,27 @@
 
 use std::process::Command;
 
-use crate::run;
+use crate::bq_emulator::{BigQueryEmulator, EMULATOR_URL_VAR};
+use crate::{project_root, run};
 
-/// Runs every test of the workspace.
+/// Runs every test of the workspace, with the BigQuery emulator installed and running for the
+/// BigQuery sink's tests (one emulator for the whole run, stopped afterwards).
 pub(crate) fn test() -> Result<(), String> {
-    run("cargo", &["test", "--workspace", "--locked", "--quiet"])
+    let emulator = BigQueryEmulator::start()?;
+    let args = ["test", "--workspace", "--locked", "--quiet"];
+    eprintln!("$ {EMULATOR_URL_VAR}={} cargo {}", emulator.url(), args.join(" "));
+    let status = Command::new("cargo")
+        .args(args)
+        .env(EMULATOR_URL_VAR, emulator.url())
+        .current_dir(project_root())
+        .status()
+        .map_err(|error| format!("cannot start cargo: {error}"))?;
+    drop(emulator);
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("`cargo {}` failed with {status}", args.join(" ")))
+    }
 }
 
 /// Runs every check CI runs, stopping at the first failure.

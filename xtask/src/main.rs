@@ -1,6 +1,7 @@
 //! Project automation, run as `cargo xtask <command>` (the alias lives in `.cargo/config.toml`).
 //!
-//! - `test`: the test suite, exactly as the README and CI run it.
+//! - `test`: the test suite, exactly as the README and CI run it, with the BigQuery emulator
+//!   installed (once, into `.venv-bq/`) and running for the BigQuery sink's tests.
 //! - `ci`: everything CI checks: formatting, clippy with warnings denied, the tests, and
 //!   cargo-deny's license, ban and source checks.
 //! - `bench`: the full-export benchmark against the fake Ashby server with added latency.
@@ -9,6 +10,7 @@
 //! the plain test command enforces them too.
 
 mod bench;
+mod bq_emulator;
 mod ci;
 #[cfg(test)]
 mod tidy;
@@ -20,7 +22,8 @@ const USAGE: &str = "\
 usage: cargo xtask <command>
 
 commands:
-  test             run the test suite (what the README's test command runs)
+  test             run the test suite (what the README's test command runs); installs
+                   and starts the BigQuery emulator for the BigQuery sink's tests
   ci               format check, clippy -D warnings, tests, cargo-deny (what CI runs)
   bench [options]  full export of the fake Ashby account through a release build
 

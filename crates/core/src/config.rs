@@ -21,6 +21,8 @@ pub struct ConfigTable {
     spec_name: Arc<str>,
     document: Arc<str>,
     path: Vec<String>,
+    /// Keys of the table that the runner reads itself, hidden from the plugin.
+    runner_keys: Vec<String>,
 }
 
 impl fmt::Debug for ConfigTable {
@@ -33,7 +35,19 @@ impl ConfigTable {
     /// The table at `path` (such as `["sources", "ashby"]`) of the spec `document`, which was
     /// read from a file named `spec_name`.
     pub fn new(spec_name: impl Into<Arc<str>>, document: Arc<str>, path: Vec<String>) -> Self {
-        ConfigTable { spec_name: spec_name.into(), document, path }
+        ConfigTable {
+            spec_name: spec_name.into(),
+            document,
+            path,
+            runner_keys: vec!["type".to_string()],
+        }
+    }
+
+    /// The same table with `key` kept from the plugin, as `type` always is: the runner reads
+    /// it (a sink's `datasets`, say), so plugin config types can still deny unknown keys.
+    pub fn without_runner_key(mut self, key: &str) -> Self {
+        self.runner_keys.push(key.to_string());
+        self
     }
 
     /// A table parsed from a standalone TOML text, for tests and examples.
@@ -55,12 +69,16 @@ impl ConfigTable {
             toml::de::DeTable::parse(&self.document).map_err(|error| self.toml_error(&error))?;
         let table = self.descend(root)?;
 
-        // `type` chooses the plugin and belongs to the runner, so plugin config types never
-        // declare it and can still deny unknown keys.
+        // `type` chooses the plugin and belongs to the runner, as do the runner's other keys,
+        // so plugin config types never declare them and can still deny unknown keys.
         let span = table.span();
         let mut table = table.into_inner();
-        let type_key = table.keys().find(|k| k.get_ref().as_ref() == "type").cloned();
-        if let Some(key) = type_key {
+        let runner_keys: Vec<_> = table
+            .keys()
+            .filter(|k| self.runner_keys.iter().any(|runner_key| k.get_ref() == runner_key))
+            .cloned()
+            .collect();
+        for key in runner_keys {
             table.remove(&key);
         }
         let table = toml::Spanned::new(span, table);
@@ -283,6 +301,17 @@ mod tests {
         let error = sink_table().deserialize::<Example>().unwrap_err().to_string();
         assert!(error.starts_with("spec.toml:7:1: "), "{error}");
         assert!(error.contains("unknown field `paht`"), "{error}");
+    }
+
+    #[test]
+    fn runner_keys_are_kept_from_the_plugin() {
+        let spec = "[sinks.book]\ntype = \"excel\"\npath = \"a.xlsx\"\ndatasets = [\"jobs\"]\n";
+        let table =
+            ConfigTable::new("spec.toml", Arc::from(spec), vec!["sinks".into(), "book".into()]);
+        let error = table.clone().deserialize::<Example>().unwrap_err().to_string();
+        assert!(error.contains("unknown field `datasets`"), "{error}");
+        let example: Example = table.without_runner_key("datasets").deserialize().unwrap();
+        assert_eq!(example.path, "a.xlsx");
     }
 
     #[test]

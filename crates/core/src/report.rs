@@ -31,6 +31,9 @@ pub struct DatasetReport {
     pub rows: u64,
     /// Things the user should know, such as truncated values.
     pub warnings: Vec<String>,
+    /// Addresses worth opening on the published data, each with a label, such as
+    /// `Looker Studio: https://...` for a BigQuery table; shown in the run summary.
+    pub links: Vec<String>,
 }
 
 /// What a sink did in one run.

@@ -1,4 +1,4 @@
-//! The `ashflow` command line: `run`, `check`, `plugins`, `demo` and `fake-ashby`.
+//! The `ashflow` command line: `run`, `check`, `runs`, `plugins`, `demo` and `fake-ashby`.
 //!
 //! Each subcommand is a thin shell over the library: it parses arguments, calls one function,
 //! prints the result (summaries on stdout, logs and errors on stderr) and turns it into an exit
@@ -14,9 +14,11 @@ use clap::{ArgAction, Args, Parser, Subcommand};
 
 use crate::demo::{DemoOptions, FakeServerOptions, run_demo, serve_fake_ashby};
 use crate::plugins::Registry;
+use crate::preview::{PreviewError, preview_dataset};
+use crate::replica::run_history;
 use crate::run::{RunOptions, run_spec};
 use crate::spec::{SpecError, check_spec};
-use crate::summary::{EXIT_FAILED, EXIT_SUCCESS, EXIT_USAGE};
+use crate::summary::{EXIT_FAILED, EXIT_SUCCESS, EXIT_USAGE, render_history};
 use crate::telemetry::{LogFormat, init_logging};
 
 const ABOUT: &str =
@@ -54,10 +56,31 @@ Examples:
   ASHBY_API_KEY=... ashflow run examples/quickstart.toml
   ashflow run spec.toml --no-progress --log-format json 2> run.log
 
-Every stream is read concurrently; a stream that fails (for example a key without the
-offersRead permission) does not stop the others. Each sink then publishes the datasets that
-were read. The summary on stdout lists every dataset and sink, what failed and what to do.
+  ashflow run spec.toml --full-refresh          Read everything again, dropping deleted records
+
+Every stream is read concurrently into a local replica (state_dir, by default .ashflow/ beside
+the spec); from the second run on, only what changed since the previous run is asked for. A
+stream that fails (for example a key without the offersRead permission) does not stop the
+others. Each sink then publishes complete datasets from the replica. The summary on stdout
+lists every dataset and sink, what failed, what to do and where the state is.
 Exit codes: 0 everything delivered, 1 something failed, 2 invalid spec, 130 interrupted.";
+
+const RUNS_AFTER_HELP: &str = "\
+Examples:
+  ashflow runs examples/quickstart.toml
+  ashflow runs spec.toml --limit 5 --json
+
+Lists the runs kept in the spec's state file, newest first. A run killed before it ended shows
+as interrupted. Delete the state file to forget the history and start again with a full read.";
+
+const PREVIEW_AFTER_HELP: &str = "\
+Examples:
+  ashflow preview examples/datasets.toml pipeline
+  ashflow preview spec.toml candidates --rows 5
+
+Reads what the dataset is made from (only what changed since the last run, when the state
+holds a complete copy), then prints its first rows. No sink is written. `ashflow check SPEC`
+lists the datasets a spec has.";
 
 const CHECK_AFTER_HELP: &str = "\
 Examples:
@@ -124,6 +147,14 @@ pub enum Command {
     #[command(after_help = CHECK_AFTER_HELP)]
     Check(CheckArgs),
 
+    /// List the history of runs of a spec: when, how long, outcome, rows and requests.
+    #[command(after_help = RUNS_AFTER_HELP)]
+    Runs(RunsArgs),
+
+    /// Show the first rows of one dataset of a spec in the terminal, writing no sink.
+    #[command(after_help = PREVIEW_AFTER_HELP)]
+    Preview(PreviewArgs),
+
     /// List the source and sink types a spec can use, each with an example table.
     Plugins,
 
@@ -141,6 +172,45 @@ pub enum Command {
 pub struct RunArgs {
     /// The spec file (TOML); relative paths inside it are relative to its folder.
     pub spec: PathBuf,
+
+    /// Do not draw live progress lines, even on a terminal.
+    #[arg(long)]
+    pub no_progress: bool,
+
+    /// Read every stream in full instead of only what changed, so records deleted upstream
+    /// leave the outputs.
+    #[arg(long)]
+    pub full_refresh: bool,
+}
+
+/// Arguments of `ashflow runs`.
+#[derive(Debug, Args)]
+pub struct RunsArgs {
+    /// The spec file (TOML) whose history to list.
+    pub spec: PathBuf,
+
+    /// Show at most this many runs, newest first.
+    #[arg(long, value_name = "N", default_value_t = 20)]
+    pub limit: usize,
+
+    /// Print the history as JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Arguments of `ashflow preview`.
+#[derive(Debug, Args)]
+pub struct PreviewArgs {
+    /// The spec file (TOML).
+    pub spec: PathBuf,
+
+    /// The dataset to show: an entity (`candidates`), a `[datasets.NAME]` of the spec, or
+    /// `pipeline`.
+    pub dataset: String,
+
+    /// Show at most this many rows.
+    #[arg(long, value_name = "N", default_value_t = 20)]
+    pub rows: usize,
 
     /// Do not draw live progress lines, even on a terminal.
     #[arg(long)]
@@ -226,6 +296,7 @@ impl Cli {
         let wants_progress = match &self.command {
             Command::Run(args) => !args.no_progress,
             Command::Demo(args) => !args.no_progress,
+            Command::Preview(args) => !args.no_progress,
             _ => false,
         };
         wants_progress && self.log_format == LogFormat::Text && std::io::stderr().is_terminal()
@@ -248,6 +319,8 @@ pub fn main() -> ExitCode {
 
     let code = match cli.command {
         Command::Check(args) => check(&args),
+        Command::Runs(args) => runs(&args),
+        Command::Preview(args) => block_on(preview(&args, progress)),
         Command::Run(args) => block_on(run(&args, progress)),
         Command::Demo(args) => block_on(demo(&args, progress)),
         Command::FakeAshby(args) => block_on(fake_ashby(&args)),
@@ -259,7 +332,7 @@ pub fn main() -> ExitCode {
     ExitCode::from(u8::try_from(code).unwrap_or(1))
 }
 
-/// Runs an async command on a multi-threaded runtime, so reads, staging and sinks overlap.
+/// Runs an async command on a multi-threaded runtime, so reads, the replica and sinks overlap.
 fn block_on(command: impl std::future::Future<Output = i32>) -> i32 {
     match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime.block_on(command),
@@ -271,12 +344,32 @@ fn block_on(command: impl std::future::Future<Output = i32>) -> i32 {
 }
 
 async fn run(args: &RunArgs, progress: bool) -> i32 {
-    match run_spec(&args.spec, &RunOptions { progress }).await {
+    let options = RunOptions { progress, full_refresh: args.full_refresh };
+    match run_spec(&args.spec, &options).await {
         Ok(summary) => {
             print!("{}", summary.render());
             summary.exit_code()
         }
         Err(error) => report_spec_error(&error, "nothing ran"),
+    }
+}
+
+async fn preview(args: &PreviewArgs, progress: bool) -> i32 {
+    let options = RunOptions { progress, full_refresh: false };
+    match preview_dataset(&args.spec, &args.dataset, args.rows, &options).await {
+        Ok(table) => {
+            print!("{table}");
+            EXIT_SUCCESS
+        }
+        Err(PreviewError::Spec(error)) => report_spec_error(&error, "nothing was read"),
+        Err(PreviewError::UnknownDataset(message)) => {
+            eprintln!("error: {message}");
+            EXIT_USAGE
+        }
+        Err(PreviewError::Failed(message)) => {
+            eprintln!("error: cannot preview {}: {message}", args.dataset);
+            EXIT_FAILED
+        }
     }
 }
 
@@ -288,6 +381,42 @@ fn check(args: &CheckArgs) -> i32 {
         }
         Err(error) => report_spec_error(&error, "fix and check again"),
     }
+}
+
+fn runs(args: &RunsArgs) -> i32 {
+    let checked = match check_spec(&args.spec) {
+        Ok(checked) => checked,
+        Err(error) => return report_spec_error(&error, "fix the spec to find its state"),
+    };
+    let history = match run_history(&checked.state_file, args.limit) {
+        Ok(history) => history,
+        Err(error) => {
+            eprintln!(
+                "error: cannot read the history in {}: {error}",
+                checked.state_file.display()
+            );
+            return EXIT_FAILED;
+        }
+    };
+    if args.json {
+        match serde_json::to_string_pretty(&history) {
+            Ok(json) => println!("{json}"),
+            Err(error) => {
+                eprintln!("error: cannot write the history as JSON: {error}");
+                return EXIT_FAILED;
+            }
+        }
+    } else if history.is_empty() {
+        println!(
+            "No runs yet: {} does not hold any. `ashflow run {}` starts one.",
+            checked.state_file.display(),
+            args.spec.display()
+        );
+    } else {
+        print!("{}", render_history(&history));
+        println!("\nState: {}", checked.state_file.display());
+    }
+    EXIT_SUCCESS
 }
 
 fn report_spec_error(error: &SpecError, consequence: &str) -> i32 {
@@ -368,6 +497,18 @@ mod tests {
         let Command::Run(args) = cli.command else { panic!("parsed as run") };
         assert_eq!(args.spec, PathBuf::from("spec.toml"));
         assert!(args.no_progress);
+        assert!(!args.full_refresh);
+    }
+
+    #[test]
+    fn runs_takes_a_spec_a_limit_and_json() {
+        let cli = Cli::try_parse_from(["ashflow", "runs", "spec.toml", "--limit", "3", "--json"])
+            .unwrap();
+        let Command::Runs(args) = cli.command else { panic!("parsed as runs") };
+        assert_eq!((args.spec, args.limit, args.json), (PathBuf::from("spec.toml"), 3, true));
+        let cli = Cli::try_parse_from(["ashflow", "run", "spec.toml", "--full-refresh"]).unwrap();
+        let Command::Run(args) = cli.command else { panic!("parsed as run") };
+        assert!(args.full_refresh);
     }
 
     #[test]

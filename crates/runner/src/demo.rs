@@ -134,9 +134,14 @@ pub async fn run_demo(options: &DemoOptions) -> anyhow::Result<DemoOutcome> {
 
     let written = write_demo_spec(&options.out, &fake.base_url());
     let (run, spec_path) = match written {
-        Ok(spec_path) => {
-            (run_spec(&spec_path, &RunOptions { progress: options.progress }).await, spec_path)
-        }
+        Ok(spec_path) => (
+            run_spec(
+                &spec_path,
+                &RunOptions { progress: options.progress, ..RunOptions::default() },
+            )
+            .await,
+            spec_path,
+        ),
         Err(error) => {
             fake.shutdown().await;
             return Err(error);

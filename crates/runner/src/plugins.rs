@@ -9,7 +9,9 @@
 use ashflow_core::{SinkRegistration, SourceRegistration};
 
 use ashflow_sink_ai_json as _;
+use ashflow_sink_bigquery as _;
 use ashflow_sink_excel as _;
+use ashflow_sink_sheets as _;
 use ashflow_source_ashby as _;
 
 /// The plugins a spec can name by their `type`, sorted by name.
@@ -103,7 +105,9 @@ mod tests {
     ];
     const EXPECTED_SINKS: &[&str] = &[
         "ai_json", //
+        "bigquery",
         "excel",
+        "google_sheets",
     ];
 
     #[test]

@@ -1,13 +1,17 @@
-//! One run of a spec: read every stream into staging, then feed every sink from staging.
+//! One run of a spec: read every stream into the replica, then feed every sink from it.
 //!
 //! The two phases are kept apart on purpose. Reading runs one task per stream, all at once, so
 //! a slow or failing entity never holds up the others; each stream's batches flow through a
-//! bounded channel into staging, which is what keeps memory flat when sources outpace SQLite.
-//! Only when every read has ended are the sinks opened, and each receives every dataset whose
-//! stream succeeded, in dataset-name order, complete, deduplicated and sorted.
+//! bounded channel into the replica, which is what keeps memory flat when sources outpace
+//! SQLite. Each stream asks only for what changed since the previous run when the replica holds
+//! a complete copy and a sync token (see [`crate::replica`]). Only when every read has ended are
+//! the sinks fed, and each receives every dataset from the replica, complete, deduplicated and
+//! sorted, in dataset-name order: the same rows whether this run read changes or everything. A
+//! stream whose read failed still reaches the sinks when an earlier run completed its copy (the
+//! summary says it may be stale); one that never completed is withheld.
 //!
 //! Each sink runs in its own task, fed through its own bounded channel by one dispatcher that
-//! reads each dataset from staging once. A sink that fails is dropped without `finish`, so it
+//! reads each dataset from the replica once. A sink that fails is dropped without `finish`, so it
 //! publishes nothing, and the others go on. A sink finishes only when the dispatcher says so
 //! explicitly: a channel that closes early (Ctrl-C, a dispatcher error) never publishes.
 //!
@@ -20,20 +24,24 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use ashflow_core::{
-    Batch, DatasetDescriptor, Error, ReadRequest, Record, Sink, SinkReport, Source, StreamReport,
+    Batch, DatasetDescriptor, Error, Pass, ReadRequest, Record, Sink, SinkReport, Source,
+    StreamReport,
 };
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
 use tracing::Instrument;
 
-use crate::error::{RunnerError, staging_failure};
+use crate::datasets::{DatasetPlan, DatasetPlans, materialize};
+use crate::error::{RunnerError, replica_failure};
 use crate::plugins::Registry;
+use crate::replica::{PAGE_ROWS, ReadPlan, Replica, StreamHistory};
 use crate::spec::{PlannedDataset, Spec, SpecError, SpecSink, SpecSource, load_spec};
-use crate::staging::{PAGE_ROWS, Staging};
-use crate::summary::{RunSummary, SinkOutcome, StreamOutcome, counted, group_thousands};
+use crate::summary::{
+    ReplicaOutcome, RunSummary, SinkOutcome, StateLocation, StreamOutcome, counted, group_thousands,
+};
 use crate::telemetry::{Line, Progress};
 
-/// Batches a stream may have in flight before its source waits for staging.
+/// Batches a stream may have in flight before its source waits for the replica.
 const STREAM_CHANNEL_BATCHES: usize = 4;
 
 /// Messages a sink's task may have queued before the dispatcher waits for it.
@@ -44,6 +52,9 @@ const SINK_CHANNEL_MESSAGES: usize = 2;
 pub struct RunOptions {
     /// Draw live progress lines when stderr is a terminal.
     pub progress: bool,
+    /// Read every stream in full, whatever the replica holds (`--full-refresh`), so records
+    /// deleted upstream leave the replica.
+    pub full_refresh: bool,
 }
 
 /// Validates the spec at `spec_path`, runs it once, and returns what happened.
@@ -70,7 +81,7 @@ impl CancelSignal {
 
     /// A signal fired by the first Ctrl-C; a second Ctrl-C exits at once. The listener stops
     /// when the returned guard is dropped.
-    fn on_ctrl_c() -> (Self, AbortOnDrop) {
+    pub(crate) fn on_ctrl_c() -> (Self, AbortOnDrop) {
         let (sender, signal) = CancelSignal::new();
         let listener = tokio::spawn(async move {
             if tokio::signal::ctrl_c().await.is_err() {
@@ -80,8 +91,8 @@ impl CancelSignal {
                 "Interrupted: stopping without publishing anything. Press Ctrl-C again to quit now."
             );
             let _ = sender.send(true);
-            // FIXME: exiting here skips every destructor, so the staging folder stays in the
-            // system temp dir until the OS cleans it; nothing is published either way.
+            // Exiting here skips every destructor; nothing is published, the replica keeps
+            // every committed page, and the next run marks this one as interrupted.
             if tokio::signal::ctrl_c().await.is_ok() {
                 std::process::exit(crate::summary::EXIT_CANCELLED);
             }
@@ -102,7 +113,7 @@ impl CancelSignal {
 }
 
 /// Aborts a background task when dropped.
-struct AbortOnDrop(tokio::task::JoinHandle<()>);
+pub(crate) struct AbortOnDrop(tokio::task::JoinHandle<()>);
 
 impl Drop for AbortOnDrop {
     fn drop(&mut self) {
@@ -127,9 +138,21 @@ pub(crate) async fn execute(
         "Starting the run."
     );
 
-    let (mut streams, sinks) = match Staging::create() {
-        Ok(staging) => run_phases(spec, &all_datasets, &staging, &progress, &mut cancel).await,
-        Err(error) => staging_unavailable(spec, &all_datasets, &error),
+    let state_file = spec.state_file();
+    let full_refresh = options.full_refresh;
+    let opened = tokio::task::spawn_blocking(move || Replica::open(&state_file, full_refresh))
+        .await
+        .unwrap_or_else(|failure| Err(RunnerError::Task(failure.to_string())));
+    let (replica, (mut streams, sinks)) = match opened {
+        Ok(replica) => {
+            let plan = ReadSettings {
+                full_refresh: options.full_refresh,
+                full_refresh_every: spec.full_refresh_every,
+            };
+            let phases = run_phases(spec, &replica, plan, &progress, &mut cancel).await;
+            (Some(replica), phases)
+        }
+        Err(error) => (None, replica_unavailable(spec, &error)),
     };
     drop(progress);
 
@@ -138,7 +161,21 @@ pub(crate) async fn execute(
     let cancelled = cancel.is_cancelled()
         && (streams.iter().any(|s| matches!(s.result, Err(Error::Cancelled)))
             || sinks.iter().any(|s| matches!(s.result, Err(Error::Cancelled))));
-    let summary = RunSummary { streams, sinks, duration: started.elapsed(), cancelled };
+    let state = replica.as_ref().map(|replica| StateLocation {
+        file: replica.path().to_path_buf(),
+        run_id: replica.run_id(),
+    });
+    let summary = RunSummary { streams, sinks, duration: started.elapsed(), cancelled, state };
+    if let Some(replica) = replica {
+        let outcome = match summary.exit_code() {
+            crate::summary::EXIT_SUCCESS => "succeeded",
+            crate::summary::EXIT_CANCELLED => "cancelled",
+            _ => "failed",
+        };
+        if let Err(error) = replica.finish_run(outcome) {
+            tracing::warn!(error = %error, "Cannot record the end of the run in its history.");
+        }
+    }
     tracing::info!(
         exit_code = summary.exit_code(),
         duration_ms = summary.duration.as_millis() as u64,
@@ -156,12 +193,12 @@ pub(crate) async fn execute(
 /// nothing visible when the run fails later.
 async fn run_phases(
     spec: Spec,
-    all_datasets: &[String],
-    staging: &Staging,
+    replica: &Replica,
+    settings: ReadSettings,
     progress: &Progress,
     cancel: &mut CancelSignal,
 ) -> (Vec<StreamOutcome>, Vec<SinkOutcome>) {
-    let sinks = open_sinks(spec.sinks, all_datasets).await;
+    let sinks = open_sinks(spec.sinks).await;
     if sinks.iter().all(Result::is_err) {
         tracing::error!("No sink could be opened; nothing is read.");
         let streams = streams_not_read(&spec.sources, &|| {
@@ -170,32 +207,43 @@ async fn run_phases(
         return (streams, sinks.into_iter().filter_map(Result::err).collect());
     }
 
-    let read = read_streams(spec.sources, staging, progress, cancel).await;
+    let mut read = read_streams(spec.sources, replica, settings, progress, cancel).await;
     let sinks = if cancel.is_cancelled() {
-        sinks_not_run(sinks, all_datasets, || Error::Cancelled)
+        sinks_not_run(sinks, || Error::Cancelled)
+    } else if read.iter().all(|(outcome, _)| outcome.result.is_err()) {
+        // Earlier copies alone would only rewrite the outputs with what they already hold.
+        tracing::error!("No stream was read; no sink is written.");
+        sinks_not_run(sinks, nothing_read)
     } else {
-        match deliverable_datasets(&read, staging).await {
+        match deliverable_datasets(&mut read, replica).await {
             Ok(deliverable) => {
-                write_sinks(sinks, deliverable, all_datasets, staging, progress, cancel).await
+                let items = feed_items(&spec.dataset_plans, &sinks, deliverable);
+                write_sinks(sinks, items, replica, progress, cancel).await
             }
             Err(error) => {
-                tracing::error!(error = %error, "Cannot count the staged records; no sink opens.");
+                tracing::error!(error = %error, "Cannot count the replica's records; no sink opens.");
                 let message = error.to_string();
-                sinks_not_run(sinks, all_datasets, || staging_failure(message.clone()))
+                sinks_not_run(sinks, || replica_failure(message.clone()))
             }
         }
     };
     (read.into_iter().map(|(outcome, _)| outcome).collect(), sinks)
 }
 
-/// The outcome of a run that could not even create its staging store.
-fn staging_unavailable(
-    spec: Spec,
-    all_datasets: &[String],
-    error: &RunnerError,
-) -> (Vec<StreamOutcome>, Vec<SinkOutcome>) {
-    tracing::error!(error = %error, "Cannot stage records; nothing was read.");
-    let streams = streams_not_read(&spec.sources, &|| staging_failure(error.to_string()));
+/// How the streams of this run are to be read.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ReadSettings {
+    /// Every stream in full (`--full-refresh`).
+    pub(crate) full_refresh: bool,
+    /// A full pass is due when the last one is older than this (`full_refresh_every`).
+    pub(crate) full_refresh_every: Option<std::time::Duration>,
+}
+
+/// The outcome of a run that could not open its replica: another run holds it, or its folder
+/// cannot be written.
+fn replica_unavailable(spec: Spec, error: &RunnerError) -> (Vec<StreamOutcome>, Vec<SinkOutcome>) {
+    tracing::error!(error = %error, "Cannot open the replica; nothing was read.");
+    let streams = streams_not_read(&spec.sources, &|| replica_failure(error.to_string()));
     let sinks = spec
         .sinks
         .into_iter()
@@ -203,7 +251,7 @@ fn staging_unavailable(
             sink: sink.name,
             sink_type: sink.sink_type.to_string(),
             result: Err(nothing_read()),
-            datasets_missing: all_datasets.to_vec(),
+            datasets_missing: sink.datasets,
             ran: false,
         })
         .collect();
@@ -220,6 +268,7 @@ fn streams_not_read(sources: &[SpecSource], error: &dyn Fn() -> Error) -> Vec<St
             stream: dataset.stream.name.clone(),
             dataset: dataset.name.clone(),
             result: Err(error()),
+            replica: ReplicaOutcome::default(),
         })
         .collect()
 }
@@ -232,7 +281,6 @@ fn nothing_read() -> Error {
 /// The outcomes of sinks that are dropped unfinished, so they publish nothing.
 fn sinks_not_run(
     sinks: Vec<Result<OpenedSink, SinkOutcome>>,
-    all: &[String],
     error: impl Fn() -> Error,
 ) -> Vec<SinkOutcome> {
     sinks
@@ -242,7 +290,7 @@ fn sinks_not_run(
                 sink: opened.name,
                 sink_type: opened.sink_type.to_string(),
                 result: Err(error()),
-                datasets_missing: all.to_vec(),
+                datasets_missing: opened.datasets,
                 ran: false,
             },
             Err(failed_to_open) => failed_to_open,
@@ -260,10 +308,12 @@ struct StreamJob {
     dataset: PlannedDataset,
 }
 
-/// Builds every source and reads all their streams concurrently into `staging`.
-async fn read_streams(
+/// Builds every source, prepares every stream's table in the replica, and reads all streams
+/// concurrently into it.
+pub(crate) async fn read_streams(
     sources: Vec<SpecSource>,
-    staging: &Staging,
+    replica: &Replica,
+    settings: ReadSettings,
     progress: &Progress,
     cancel: &mut CancelSignal,
 ) -> Vec<(StreamOutcome, PlannedDataset)> {
@@ -273,8 +323,29 @@ async fn read_streams(
     let mut tasks = JoinSet::new();
     let mut job_of_task = HashMap::new();
     let mut results: Vec<Option<Result<StreamReport, Error>>> = Vec::new();
+    let mut passes: Vec<Pass> = Vec::new();
     for (index, job) in jobs.iter().enumerate() {
         results.push(None);
+        passes.push(Pass::Full);
+        // Every stream gets its table, even one whose source failed to build, so an earlier
+        // complete copy can still reach the sinks.
+        let (source_name, stream) = (job.source_name.clone(), job.dataset.stream.clone());
+        let prepared = on_replica(replica, move |replica| {
+            replica.prepare_stream(
+                &source_name,
+                &stream,
+                settings.full_refresh,
+                settings.full_refresh_every,
+            )
+        })
+        .await;
+        let plan = match prepared {
+            Ok(plan) => plan,
+            Err(error) => {
+                results[index] = Some(Err(Error::from(error)));
+                continue;
+            }
+        };
         let source = match &job.source {
             Ok(source) => source.clone(),
             Err(error) => {
@@ -282,7 +353,9 @@ async fn read_streams(
                 continue;
             }
         };
-        staging.add_dataset(&job.dataset.name, &job.dataset.stream);
+        if plan.sync_token.is_some() {
+            passes[index] = Pass::Changes;
+        }
         let line = progress.line(&job.dataset.name, width);
         let span = tracing::info_span!(
             "stream",
@@ -291,14 +364,22 @@ async fn read_streams(
             stream = %job.dataset.stream.name,
             dataset = %job.dataset.name,
         );
-        let read = read_stream(source, job.dataset.clone(), staging.clone(), line);
+        let target = StreamTarget {
+            source_name: job.source_name.clone(),
+            entity: job.dataset.stream.name.clone(),
+            replica: replica.clone(),
+        };
+        let read = read_stream(source, target, plan, line);
         let handle = tasks.spawn(read.instrument(span));
         job_of_task.insert(handle.id(), index);
     }
 
     for joined in join_all_or_cancel(&mut tasks, cancel).await {
         let (id, result) = match joined {
-            Ok(finished) => finished,
+            Ok((id, (result, pass))) => {
+                passes[job_of_task[&id]] = pass;
+                (id, result)
+            }
             Err(failure) if failure.is_cancelled() => (failure.id(), Err(Error::Cancelled)),
             Err(failure) => {
                 let message = format!("reading the stream stopped unexpectedly: {failure}");
@@ -308,18 +389,41 @@ async fn read_streams(
         results[job_of_task[&id]] = Some(result);
     }
 
-    jobs.into_iter()
-        .zip(results)
-        .map(|(job, result)| {
-            let outcome = StreamOutcome {
-                source: job.source_name,
-                stream: job.dataset.stream.name.clone(),
-                dataset: job.dataset.name.clone(),
-                result: result.unwrap_or(Err(Error::Cancelled)),
-            };
-            (outcome, job.dataset)
+    let mut read = Vec::new();
+    for ((job, result), pass) in jobs.into_iter().zip(results).zip(passes) {
+        let result = result.unwrap_or(Err(Error::Cancelled));
+        let counts = replica.counts(&job.source_name, &job.dataset.stream.name);
+        let history = StreamHistory {
+            changes_only: pass == Pass::Changes,
+            rows_read: result.as_ref().ok().map(|report| report.records),
+            requests: result.as_ref().map_or(0, |report| report.requests),
+            retries: result.as_ref().map_or(0, |report| report.retries),
+            error: result.as_ref().err().map(ToString::to_string),
+        };
+        let (source_name, entity) = (job.source_name.clone(), job.dataset.stream.name.clone());
+        let recorded = on_replica(replica, move |replica| {
+            replica.record_stream(&source_name, &entity, &history)
         })
-        .collect()
+        .await;
+        if let Err(error) = recorded {
+            tracing::warn!(error = %error, "Cannot record the stream in the run history.");
+        }
+        let outcome = StreamOutcome {
+            source: job.source_name,
+            stream: job.dataset.stream.name.clone(),
+            dataset: job.dataset.name.clone(),
+            result,
+            replica: ReplicaOutcome {
+                changes_only: pass == Pass::Changes,
+                written: counts.written,
+                removed: counts.removed,
+                delivered: None,
+                stale_as_of: None,
+            },
+        };
+        read.push((outcome, job.dataset));
+    }
+    read
 }
 
 /// Waits for every task, aborting all that are left if `cancel` fires first. Aborted tasks
@@ -371,26 +475,36 @@ async fn build_sources(sources: Vec<SpecSource>) -> Vec<StreamJob> {
     jobs
 }
 
-/// Reads one stream to its end while storing its batches in staging.
+/// Where a stream's batches go: its table in the replica.
+struct StreamTarget {
+    source_name: String,
+    entity: String,
+    replica: Replica,
+}
+
+/// Reads one stream to its end while applying its batches to the replica. Returns the read's
+/// result and the kind of pass that ended it (a changes pass may fall back to a full one).
 async fn read_stream(
     source: Arc<dyn Source>,
-    dataset: PlannedDataset,
-    staging: Staging,
+    target: StreamTarget,
+    plan: ReadPlan,
     line: Line,
-) -> Result<StreamReport, Error> {
+) -> (Result<StreamReport, Error>, Pass) {
     line.update("reading".into());
+    let planned_pass = if plan.sync_token.is_some() { Pass::Changes } else { Pass::Full };
+    tracing::debug!(incremental = plan.sync_token.is_some(), "Reading the stream.");
     let (sender, receiver) = mpsc::channel(STREAM_CHANNEL_BATCHES);
-    let request = ReadRequest { stream: dataset.stream.name.clone(), sync_token: None };
+    let request = ReadRequest { stream: target.entity.clone(), sync_token: plan.sync_token };
 
     let (read, stored) = tokio::join!(
         source.read(request, sender),
-        store_batches(receiver, &dataset.name, &staging, &line)
+        store_batches(receiver, &target, &line, planned_pass)
     );
 
-    // A staging failure is the cause when both fail: it closed the channel the source saw.
-    let result = match (read, stored) {
-        (_, Err(error)) => Err(Error::from(error)),
-        (read, Ok(_)) => read,
+    // A replica failure is the cause when both fail: it closed the channel the source saw.
+    let (result, pass) = match (read, stored) {
+        (_, Err(error)) => (Err(Error::from(error)), planned_pass),
+        (read, Ok(pass)) => (read, pass),
     };
     match &result {
         Ok(report) => {
@@ -399,56 +513,61 @@ async fn read_stream(
                 requests = report.requests,
                 retries = report.retries,
                 pass_restarts = report.pass_restarts,
+                changes_only = pass == Pass::Changes,
                 duration_ms = report.duration.as_millis() as u64,
                 "Read the stream."
             );
+            let kind = if pass == Pass::Changes { "changes" } else { "full" };
             line.finish(format!(
-                "done: {} rows, {}",
+                "done ({kind}): {} rows, {}",
                 group_thousands(report.records),
                 counted(usize::try_from(report.requests).unwrap_or(usize::MAX), "request")
             ));
         }
         Err(error) => {
-            tracing::error!(error = %error, "Cannot read the stream; its dataset will be missing.");
+            tracing::error!(error = %error, "Cannot read the stream this run.");
             line.finish(format!("failed: {error}"));
         }
     }
-    result
+    (result, pass)
 }
 
-/// Moves every batch from the channel into staging. Takes the receiver by value so that an
-/// early return closes the channel and the source stops instead of waiting forever.
+/// Applies every batch from the channel to the replica, each in one transaction, and returns
+/// the kind of the pass that ended. Takes the receiver by value so that an early return closes
+/// the channel and the source stops instead of waiting forever.
 async fn store_batches(
     mut receiver: mpsc::Receiver<Batch>,
-    dataset: &str,
-    staging: &Staging,
+    target: &StreamTarget,
     line: &Line,
-) -> Result<u64, RunnerError> {
+    planned_pass: Pass,
+) -> Result<Pass, RunnerError> {
     let (mut rows, mut batches) = (0_u64, 0_u64);
+    let mut pass = planned_pass;
     while let Some(batch) = receiver.recv().await {
         let batch_rows = batch.len() as u64;
-        let name = dataset.to_string();
-        on_staging(staging, move |staging| staging.insert_batch(&name, &batch.records)).await?;
+        pass = batch.pass;
+        let (source, entity) = (target.source_name.clone(), target.entity.clone());
+        on_replica(&target.replica, move |replica| replica.apply_batch(&source, &entity, &batch))
+            .await?;
 
         rows += batch_rows;
         batches += 1;
-        tracing::debug!(rows = batch_rows, "Staged a batch.");
         line.update(format!(
             "reading: {} rows in {}",
             group_thousands(rows),
             counted(usize::try_from(batches).unwrap_or(usize::MAX), "page")
         ));
     }
-    Ok(rows)
+    Ok(pass)
 }
 
 /// Runs `work` on the blocking pool, so SQLite never blocks the async workers.
-async fn on_staging<T: Send + 'static>(
-    staging: &Staging,
-    work: impl FnOnce(&Staging) -> Result<T, RunnerError> + Send + 'static,
+pub(crate) async fn on_replica<T: Send + 'static>(
+    replica: &Replica,
+    work: impl FnOnce(&Replica) -> Result<T, RunnerError> + Send + 'static,
 ) -> Result<T, RunnerError> {
-    let staging = staging.clone();
-    tokio::task::spawn_blocking(move || work(&staging))
+    let replica = replica.clone();
+    tokio::task::spawn_blocking(move || work(&replica))
         .await
         .map_err(|failure| RunnerError::Task(failure.to_string()))?
 }
@@ -476,31 +595,62 @@ fn duplicate(error: &Error) -> Error {
 // ---------------------------------------------------------------------------------------------
 // Writing
 
-/// The descriptors of every dataset whose stream succeeded, sorted by name.
-async fn deliverable_datasets(
-    read: &[(StreamOutcome, PlannedDataset)],
-    staging: &Staging,
-) -> Result<Vec<DatasetDescriptor>, RunnerError> {
-    let mut succeeded: Vec<&PlannedDataset> = read
-        .iter()
-        .filter(|(outcome, _)| outcome.result.is_ok())
-        .map(|(_, dataset)| dataset)
-        .collect();
-    succeeded.sort_by(|a, b| a.name.cmp(&b.name));
+/// A dataset the sinks will receive, and the table it is read from.
+pub(crate) struct Deliverable {
+    descriptor: DatasetDescriptor,
+    pub(crate) source: String,
+    pub(crate) entity: String,
+}
 
-    let mut descriptors = Vec::new();
-    for dataset in succeeded {
-        let name = dataset.name.clone();
-        let rows = on_staging(staging, move |staging| staging.row_count(&name)).await?;
-        descriptors.push(DatasetDescriptor {
-            name: dataset.name.clone(),
-            description: dataset.stream.description.clone(),
-            schema: staging.schema(&dataset.name).unwrap_or_else(|| dataset.stream.schema.clone()),
-            primary_key: Some(dataset.stream.primary_key.clone()),
-            rows: Some(rows),
+/// Decides which datasets reach the sinks, sorted by name: every stream read this run, and
+/// every stream whose read failed but whose replica completed a full pass in an earlier run
+/// (its outcome then says as of when). A stream whose copy was never complete is withheld, so
+/// a failed read never blanks or shortens a good output.
+pub(crate) async fn deliverable_datasets(
+    read: &mut [(StreamOutcome, PlannedDataset)],
+    replica: &Replica,
+) -> Result<Vec<Deliverable>, RunnerError> {
+    let mut order: Vec<usize> = (0..read.len()).collect();
+    order.sort_by(|a, b| read[*a].1.name.cmp(&read[*b].1.name));
+
+    let mut deliverable = Vec::new();
+    for index in order {
+        let (outcome, dataset) = &mut read[index];
+        let (source, entity) = (outcome.source.clone(), outcome.stream.clone());
+        match &outcome.result {
+            Ok(_) => {}
+            Err(Error::Cancelled) => continue,
+            Err(_) => {
+                let (s, e) = (source.clone(), entity.clone());
+                let as_of =
+                    on_replica(replica, move |replica| replica.complete_as_of(&s, &e)).await?;
+                let Some(as_of) = as_of else { continue };
+                tracing::warn!(
+                    dataset = %dataset.name,
+                    as_of = %as_of,
+                    "The read failed; the sinks get the copy completed by an earlier run."
+                );
+                outcome.replica.stale_as_of = Some(as_of);
+            }
+        }
+        let (s, e) = (source.clone(), entity.clone());
+        let rows = on_replica(replica, move |replica| replica.row_count(&s, &e)).await?;
+        outcome.replica.delivered = Some(rows);
+        deliverable.push(Deliverable {
+            descriptor: DatasetDescriptor {
+                name: dataset.name.clone(),
+                description: dataset.stream.description.clone(),
+                schema: replica
+                    .schema(&source, &entity)
+                    .unwrap_or_else(|| dataset.stream.schema.clone()),
+                primary_key: Some(dataset.stream.primary_key.clone()),
+                rows: Some(rows),
+            },
+            source,
+            entity,
         });
     }
-    Ok(descriptors)
+    Ok(deliverable)
 }
 
 /// What the dispatcher tells a sink's task.
@@ -520,26 +670,33 @@ struct SinkRun {
     completed: Vec<String>,
 }
 
-/// A sink being fed: its name and type, and the channel to its task while it is alive.
+/// A sink being fed: its name and type, the datasets it receives, and the channel to its task
+/// while it is alive.
 struct LiveSink {
     name: String,
     sink_type: &'static str,
+    datasets: Vec<String>,
     feed: Option<mpsc::Sender<Feed>>,
+}
+
+impl LiveSink {
+    /// True when the sink is still running and receives the dataset `name`.
+    fn wants(&self, name: &str) -> bool {
+        self.feed.is_some() && self.datasets.iter().any(|wanted| wanted == name)
+    }
 }
 
 /// A sink opened for this run, not yet fed.
 struct OpenedSink {
     name: String,
     sink_type: &'static str,
+    datasets: Vec<String>,
     sink: Box<dyn Sink>,
     span: tracing::Span,
 }
 
 /// Opens every sink; a sink that cannot be opened is already its final outcome.
-async fn open_sinks(
-    sinks: Vec<SpecSink>,
-    all_datasets: &[String],
-) -> Vec<Result<OpenedSink, SinkOutcome>> {
+async fn open_sinks(sinks: Vec<SpecSink>) -> Vec<Result<OpenedSink, SinkOutcome>> {
     let mut opened = Vec::new();
     for sink in sinks {
         let span = tracing::info_span!(
@@ -549,16 +706,20 @@ async fn open_sinks(
             component_type = sink.sink_type,
         );
         let result = match sink.validated.open().instrument(span.clone()).await {
-            Ok(live) => {
-                Ok(OpenedSink { name: sink.name, sink_type: sink.sink_type, sink: live, span })
-            }
+            Ok(live) => Ok(OpenedSink {
+                name: sink.name,
+                sink_type: sink.sink_type,
+                datasets: sink.datasets,
+                sink: live,
+                span,
+            }),
             Err(error) => {
                 span.in_scope(|| tracing::error!(error = %error, "Cannot open the sink."));
                 Err(SinkOutcome {
                     sink: sink.name,
                     sink_type: sink.sink_type.to_string(),
                     result: Err(error),
-                    datasets_missing: all_datasets.to_vec(),
+                    datasets_missing: sink.datasets,
                     ran: true,
                 })
             }
@@ -568,18 +729,17 @@ async fn open_sinks(
     opened
 }
 
-/// Feeds every opened sink every deliverable dataset, then has each publish.
+/// Feeds every opened sink the deliverable datasets it chose, then has each publish.
 async fn write_sinks(
     sinks: Vec<Result<OpenedSink, SinkOutcome>>,
-    deliverable: Vec<DatasetDescriptor>,
-    all_datasets: &[String],
-    staging: &Staging,
+    deliverable: Vec<FeedItem>,
+    replica: &Replica,
     progress: &Progress,
     cancel: &mut CancelSignal,
 ) -> Vec<SinkOutcome> {
     if deliverable.is_empty() {
         tracing::error!("No stream was read completely; no sink is written.");
-        return sinks_not_run(sinks, all_datasets, nothing_read);
+        return sinks_not_run(sinks, nothing_read);
     }
     let width = sinks
         .iter()
@@ -605,10 +765,15 @@ async fn write_sinks(
         let line = progress.line(&format!("sink {}", opened.name), width);
         let handle = tasks.spawn(drive_sink(opened.sink, receiver, line).instrument(opened.span));
         sink_of_task.insert(handle.id(), index);
-        live.push(LiveSink { name: opened.name, sink_type: opened.sink_type, feed: Some(sender) });
+        live.push(LiveSink {
+            name: opened.name,
+            sink_type: opened.sink_type,
+            datasets: opened.datasets,
+            feed: Some(sender),
+        });
     }
 
-    let feeding = dispatch(deliverable, staging, &mut live);
+    let feeding = dispatch(deliverable, replica, &mut live);
     tokio::select! {
         () = feeding => {}
         () = cancel.cancelled() => tasks.abort_all(),
@@ -635,7 +800,7 @@ async fn write_sinks(
                 let run = runs
                     .remove(&index)
                     .unwrap_or(SinkRun { result: Err(Error::Cancelled), completed: Vec::new() });
-                sink_outcome(sink, run, all_datasets)
+                sink_outcome(sink, run)
             })
         })
         .collect()
@@ -658,13 +823,13 @@ fn sink_run_of(
     }
 }
 
-fn sink_outcome(sink: LiveSink, run: SinkRun, all_datasets: &[String]) -> SinkOutcome {
+fn sink_outcome(sink: LiveSink, run: SinkRun) -> SinkOutcome {
     let published: BTreeSet<&str> = match &run.result {
         Ok(_) => run.completed.iter().map(String::as_str).collect(),
         Err(_) => BTreeSet::new(),
     };
     let datasets_missing =
-        all_datasets.iter().filter(|name| !published.contains(name.as_str())).cloned().collect();
+        sink.datasets.iter().filter(|name| !published.contains(name.as_str())).cloned().collect();
     SinkOutcome {
         sink: sink.name,
         sink_type: sink.sink_type.to_string(),
@@ -674,48 +839,170 @@ fn sink_outcome(sink: LiveSink, run: SinkRun, all_datasets: &[String]) -> SinkOu
     }
 }
 
-/// Reads each dataset from staging once and hands it to every live sink, then tells them to
-/// publish. A sink whose channel has closed has failed and is skipped from then on.
-// FIXME: a slow sink (a remote API) holds the others back once its queue of
-// SINK_CHANNEL_MESSAGES is full; one reader per sink would let each go at its own pace, at the
-// cost of reading staging once per sink.
-async fn dispatch(deliverable: Vec<DatasetDescriptor>, staging: &Staging, sinks: &mut [LiveSink]) {
-    for descriptor in deliverable {
-        if sinks.iter().all(|sink| sink.feed.is_none()) {
-            return;
-        }
-        let descriptor = Arc::new(descriptor);
-        tracing::debug!(dataset = %descriptor.name, rows = descriptor.rows, "Writing a dataset.");
-        broadcast(sinks, || Feed::Begin(descriptor.clone())).await;
-
-        let mut after = None;
-        loop {
-            let name = descriptor.name.clone();
-            let page = on_staging(staging, move |staging| {
-                staging.read_page(&name, after.as_ref(), PAGE_ROWS)
-            })
-            .await;
-            let page = match page {
-                Ok(page) => page,
-                Err(error) => return broadcast(sinks, || Feed::Abandon(error.to_string())).await,
-            };
-            if !page.records.is_empty() {
-                let records = Arc::new(page.records);
-                broadcast(sinks, || Feed::Rows(records.clone())).await;
-            }
-            after = page.next;
-            if after.is_none() || sinks.iter().all(|sink| sink.feed.is_none()) {
-                break;
-            }
-        }
-        broadcast(sinks, || Feed::End).await;
-    }
-    broadcast(sinks, || Feed::Finish).await;
+/// One dataset to deliver: an entity streamed from its replica table page by page, or a
+/// dataset of the spec (or built in) that is materialized from the replica first.
+enum FeedItem {
+    Entity(Deliverable),
+    Derived(Arc<DatasetPlan>),
 }
 
-/// Sends a message to every live sink; a sink that cannot receive it has stopped.
-async fn broadcast(sinks: &mut [LiveSink], message: impl Fn() -> Feed) {
+impl FeedItem {
+    fn name(&self) -> &str {
+        match self {
+            FeedItem::Entity(deliverable) => &deliverable.descriptor.name,
+            FeedItem::Derived(plan) => &plan.name,
+        }
+    }
+}
+
+/// The datasets the opened sinks chose, in the order they first appear in their `datasets`
+/// keys, each once. An entity's dataset goes out when its entity is deliverable; a dataset
+/// made from entities goes out only when every entity it reads is, so a failed read never
+/// reaches a sink through a join either.
+fn feed_items(
+    plans: &DatasetPlans,
+    sinks: &[Result<OpenedSink, SinkOutcome>],
+    deliverable: Vec<Deliverable>,
+) -> Vec<FeedItem> {
+    let delivered: BTreeSet<(String, String)> =
+        deliverable.iter().map(|item| (item.source.clone(), item.entity.clone())).collect();
+    let mut entity_items: HashMap<String, Deliverable> =
+        deliverable.into_iter().map(|item| (item.descriptor.name.clone(), item)).collect();
+
+    let mut chosen: Vec<&str> = Vec::new();
+    for opened in sinks.iter().flatten() {
+        for name in &opened.datasets {
+            if !chosen.contains(&name.as_str()) {
+                chosen.push(name);
+            }
+        }
+    }
+
+    let mut items = Vec::new();
+    for name in chosen {
+        if let Some(item) = entity_items.remove(name) {
+            items.push(FeedItem::Entity(item));
+            continue;
+        }
+        let Some(plan) = plans.get(name) else { continue };
+        if plan.entity().is_some() {
+            // An entity dataset that is not deliverable: its read failed with no earlier copy.
+            continue;
+        }
+        let missing: Vec<String> = plan
+            .inputs
+            .iter()
+            .filter(|input| !delivered.contains(&(input.source.clone(), input.entity.clone())))
+            .map(ToString::to_string)
+            .collect();
+        if missing.is_empty() {
+            items.push(FeedItem::Derived(Arc::clone(plan)));
+        } else {
+            tracing::warn!(
+                dataset = %name,
+                missing = %missing.join(", "),
+                "The dataset is withheld: entities it is made from could not be read."
+            );
+        }
+    }
+    items
+}
+
+/// Reads or makes each dataset once and hands it to every live sink that chose it, then tells
+/// every sink to publish. A sink whose channel has closed has failed and is skipped from then
+/// on.
+// FIXME: a slow sink (a remote API) holds the others back once its queue of
+// SINK_CHANNEL_MESSAGES is full; one reader per sink would let each go at its own pace, at the
+// cost of reading the replica (and making each derived dataset) once per sink.
+async fn dispatch(items: Vec<FeedItem>, replica: &Replica, sinks: &mut [LiveSink]) {
+    for item in items {
+        let name = item.name().to_string();
+        if !sinks.iter().any(|sink| sink.wants(&name)) {
+            continue;
+        }
+        let delivered = match item {
+            FeedItem::Entity(deliverable) => stream_entity(deliverable, replica, sinks).await,
+            FeedItem::Derived(plan) => send_derived(plan, replica, sinks).await,
+        };
+        if let Err(reason) = delivered {
+            broadcast(sinks, &name, || Feed::Abandon(reason.clone())).await;
+        }
+    }
     for sink in sinks.iter_mut() {
+        let Some(feed) = &sink.feed else { continue };
+        if feed.send(Feed::Finish).await.is_err() {
+            sink.feed = None;
+        }
+    }
+}
+
+/// Sends an entity's dataset page by page from its replica table to the sinks that chose it.
+async fn stream_entity(
+    deliverable: Deliverable,
+    replica: &Replica,
+    sinks: &mut [LiveSink],
+) -> Result<(), String> {
+    let Deliverable { descriptor, source, entity } = deliverable;
+    let descriptor = Arc::new(descriptor);
+    let name = descriptor.name.clone();
+    tracing::debug!(dataset = %name, rows = descriptor.rows, "Writing a dataset.");
+    broadcast(sinks, &name, || Feed::Begin(descriptor.clone())).await;
+
+    let mut after = None;
+    loop {
+        let (source, entity) = (source.clone(), entity.clone());
+        let page = on_replica(replica, move |replica| {
+            replica.read_page(&source, &entity, after.as_ref(), PAGE_ROWS)
+        })
+        .await
+        .map_err(|error| error.to_string())?;
+        if !page.records.is_empty() {
+            let records = Arc::new(page.records);
+            broadcast(sinks, &name, || Feed::Rows(records.clone())).await;
+        }
+        after = page.next;
+        if after.is_none() || !sinks.iter().any(|sink| sink.wants(&name)) {
+            break;
+        }
+    }
+    broadcast(sinks, &name, || Feed::End).await;
+    Ok(())
+}
+
+/// Makes a dataset of the spec (a join, an append, SQL, a built-in) from the replica and sends
+/// it to the sinks that chose it. A dataset that cannot be made (an SQL error, say) fails
+/// those sinks, which then publish nothing.
+async fn send_derived(
+    plan: Arc<DatasetPlan>,
+    replica: &Replica,
+    sinks: &mut [LiveSink],
+) -> Result<(), String> {
+    let name = plan.name.clone();
+    let made = on_replica(replica, move |replica| materialize(&plan, replica))
+        .await
+        .map_err(|error| format!("cannot make the dataset {name}: {error}"))?;
+    let (descriptor, rows) = made;
+    tracing::debug!(dataset = %descriptor.name, rows = rows.len(), "Writing a dataset.");
+    let descriptor = Arc::new(descriptor);
+    broadcast(sinks, &name, || Feed::Begin(descriptor.clone())).await;
+    for chunk in rows.chunks(PAGE_ROWS) {
+        let records = Arc::new(chunk.to_vec());
+        broadcast(sinks, &name, || Feed::Rows(records.clone())).await;
+        if !sinks.iter().any(|sink| sink.wants(&name)) {
+            break;
+        }
+    }
+    broadcast(sinks, &name, || Feed::End).await;
+    Ok(())
+}
+
+/// Sends a message to every live sink that chose `dataset`; a sink that cannot receive it has
+/// stopped.
+async fn broadcast(sinks: &mut [LiveSink], dataset: &str, message: impl Fn() -> Feed) {
+    for sink in sinks.iter_mut() {
+        if !sink.wants(dataset) {
+            continue;
+        }
         let Some(feed) = &sink.feed else { continue };
         if feed.send(message()).await.is_err() {
             sink.feed = None;
@@ -795,7 +1082,7 @@ async fn feed_sink(
                     completed.push(descriptor.name.clone());
                 }
             }
-            Feed::Abandon(reason) => return Err(staging_failure(reason)),
+            Feed::Abandon(reason) => return Err(replica_failure(reason)),
             Feed::Finish => return Ok(()),
         }
     }
@@ -804,20 +1091,47 @@ async fn feed_sink(
 
 #[cfg(test)]
 mod tests {
-    use std::path::Path;
     use std::time::Duration;
 
     use super::*;
     use crate::spec::parse_spec;
     use crate::testing::{journal, registry};
 
-    fn spec(text: &str) -> Spec {
-        parse_spec("spec.toml", Path::new("."), text, &registry()).expect("the test spec is valid")
+    /// A folder for a spec named `spec.toml`, where its replica lives; deleted when dropped.
+    struct SpecFolder(tempfile::TempDir);
+
+    impl SpecFolder {
+        fn new() -> Self {
+            SpecFolder(tempfile::tempdir().expect("a temporary folder"))
+        }
+
+        fn spec(&self, text: &str) -> Spec {
+            parse_spec("spec.toml", self.0.path(), text, &registry())
+                .expect("the test spec is valid")
+        }
+
+        async fn run_with(&self, text: &str, options: &RunOptions) -> RunSummary {
+            let (_sender, cancel) = CancelSignal::new();
+            execute(self.spec(text), options, cancel).await
+        }
+
+        async fn run(&self, text: &str) -> RunSummary {
+            self.run_with(text, &RunOptions::default()).await
+        }
     }
 
     async fn run(text: &str) -> RunSummary {
-        let (_sender, cancel) = CancelSignal::new();
-        execute(spec(text), &RunOptions::default(), cancel).await
+        SpecFolder::new().run(text).await
+    }
+
+    /// A spec of one incremental memory stream of `rows` records at `revision`, written to
+    /// the journal `journal`.
+    fn incremental(rows: u64, revision: u64, journal: &str, extra: &str) -> String {
+        format!(
+            "{extra}\n[sources.ashby]\ntype = \"memory\"\nstreams = [\"candidates\", \"offers\"]\n\
+             incremental = true\nrows = {rows}\nrevision = {revision}\n\
+             [sinks.book]\ntype = \"journal\"\njournal = \"{journal}\"\n"
+        )
     }
 
     fn outcome<'a>(summary: &'a RunSummary, dataset: &str) -> &'a StreamOutcome {
@@ -954,7 +1268,8 @@ mod tests {
     #[tokio::test]
     async fn a_cancelled_run_stops_reading_and_publishes_nothing() {
         let (sender, cancel) = CancelSignal::new();
-        let spec = spec(
+        let folder = SpecFolder::new();
+        let spec = folder.spec(
             r#"
             [sources.ashby]
             type = "memory"
@@ -982,7 +1297,8 @@ mod tests {
     #[tokio::test]
     async fn a_run_cancelled_while_writing_finishes_no_sink() {
         let (sender, cancel) = CancelSignal::new();
-        let spec = spec(
+        let folder = SpecFolder::new();
+        let spec = folder.spec(
             r#"
             [sources.ashby]
             type = "memory"
@@ -1009,5 +1325,165 @@ mod tests {
             Some("begin candidates rows=3 fields=id,createdAt,extra")
         );
         assert!(!journal.contains(&"finish".to_string()), "{journal:?}");
+    }
+
+    /// The journal's events without the row counts of `begin` lines' neighbours: every
+    /// dataset's header, rows and end, as a sink saw them.
+    fn delivered(journal_name: &str) -> Vec<String> {
+        journal(journal_name)
+    }
+
+    #[tokio::test]
+    async fn an_unchanged_second_run_reads_only_changes_and_delivers_the_same_datasets() {
+        let folder = SpecFolder::new();
+        let first = folder.run(&incremental(5, 0, "unchanged-1", "")).await;
+        assert_eq!(first.exit_code(), 0, "{}", first.render());
+        assert!(!outcome(&first, "candidates").replica.changes_only);
+        assert_eq!(outcome(&first, "candidates").replica.written, 5);
+
+        let second = folder.run(&incremental(5, 0, "unchanged-2", "")).await;
+
+        assert_eq!(second.exit_code(), 0, "{}", second.render());
+        let candidates = outcome(&second, "candidates");
+        assert!(candidates.replica.changes_only);
+        assert_eq!(candidates.result.as_ref().unwrap().records, 0, "nothing changed upstream");
+        assert_eq!((candidates.replica.written, candidates.replica.delivered), (0, Some(5)));
+        assert_eq!(delivered("unchanged-2"), delivered("unchanged-1"));
+        assert!(second.render().contains("State: "), "{}", second.render());
+        assert_eq!(second.state.as_ref().map(|state| state.run_id), Some(2));
+    }
+
+    #[tokio::test]
+    async fn records_added_and_changed_upstream_arrive_as_changes_and_sinks_get_everything() {
+        let folder = SpecFolder::new();
+        assert_eq!(folder.run(&incremental(3, 0, "grown-1", "")).await.exit_code(), 0);
+
+        let grown = folder.run(&incremental(6, 0, "grown-2", "")).await;
+        assert_eq!(grown.exit_code(), 0, "{}", grown.render());
+        let candidates = outcome(&grown, "candidates");
+        assert!(candidates.replica.changes_only);
+        assert_eq!(candidates.result.as_ref().unwrap().records, 3, "only the three new ones");
+        assert_eq!(candidates.replica.written, 3);
+
+        // The same upstream data exported from scratch into another folder.
+        let fresh = SpecFolder::new().run(&incremental(6, 0, "grown-fresh", "")).await;
+        assert_eq!(fresh.exit_code(), 0);
+        assert_eq!(delivered("grown-2"), delivered("grown-fresh"));
+        assert!(
+            delivered("grown-2")
+                .contains(&"begin candidates rows=6 fields=id,createdAt,extra".into())
+        );
+    }
+
+    #[tokio::test]
+    async fn a_record_deleted_upstream_stays_until_a_full_pass_removes_it() {
+        let folder = SpecFolder::new();
+        assert_eq!(folder.run(&incremental(5, 0, "deleted-1", "")).await.exit_code(), 0);
+
+        let changes = folder.run(&incremental(3, 0, "deleted-2", "")).await;
+        assert_eq!(outcome(&changes, "candidates").replica.delivered, Some(5), "not seen yet");
+
+        let options = RunOptions { full_refresh: true, ..RunOptions::default() };
+        let full = folder.run_with(&incremental(3, 0, "deleted-3", ""), &options).await;
+        assert_eq!(full.exit_code(), 0, "{}", full.render());
+        let candidates = outcome(&full, "candidates");
+        assert!(!candidates.replica.changes_only);
+        assert_eq!((candidates.replica.removed, candidates.replica.delivered), (2, Some(3)));
+        let fresh = SpecFolder::new().run(&incremental(3, 0, "deleted-fresh", "")).await;
+        assert_eq!(fresh.exit_code(), 0);
+        assert_eq!(delivered("deleted-3"), delivered("deleted-fresh"));
+    }
+
+    #[tokio::test]
+    async fn full_refresh_every_makes_a_full_pass_due_once_the_last_is_older() {
+        let folder = SpecFolder::new();
+        let every = "full_refresh_every = \"50ms\"";
+        assert_eq!(folder.run(&incremental(4, 0, "every-1", every)).await.exit_code(), 0);
+
+        let soon = folder.run(&incremental(4, 0, "every-2", every)).await;
+        assert!(outcome(&soon, "candidates").replica.changes_only, "not due yet");
+
+        tokio::time::sleep(Duration::from_millis(80)).await;
+        let due = folder.run(&incremental(2, 0, "every-3", every)).await;
+        let candidates = outcome(&due, "candidates");
+        assert!(!candidates.replica.changes_only, "{}", due.render());
+        assert_eq!(candidates.replica.removed, 2);
+    }
+
+    #[tokio::test]
+    async fn a_failed_read_sends_the_earlier_complete_copy_and_says_it_may_be_stale() {
+        let folder = SpecFolder::new();
+        assert_eq!(folder.run(&incremental(3, 0, "stale-1", "")).await.exit_code(), 0);
+
+        let text = incremental(3, 0, "stale-2", "").replace("revision = 0", "fail = [\"offers\"]");
+        let failed = folder.run(&text).await;
+
+        assert_eq!(failed.exit_code(), 1, "a failed read still fails the run");
+        let offers = outcome(&failed, "offers");
+        assert!(offers.result.is_err());
+        assert!(offers.replica.stale_as_of.is_some());
+        assert_eq!(offers.replica.delivered, Some(3));
+        assert!(failed.sinks[0].datasets_missing.is_empty());
+        assert_eq!(delivered("stale-2"), delivered("stale-1"), "the sink got the earlier copy");
+        let text = failed.render();
+        assert!(
+            text.contains(
+                "offers: the sinks received the copy kept from the last completed read, as of "
+            ),
+            "{text}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_dataset_whose_copy_never_completed_is_withheld_after_a_failed_read() {
+        let folder = SpecFolder::new();
+        let text = incremental(3, 0, "never-1", "").replace("revision = 0", "fail = [\"offers\"]");
+        let failed = folder.run(&text).await;
+
+        assert_eq!(failed.exit_code(), 1);
+        assert_eq!(outcome(&failed, "offers").replica.delivered, None);
+        assert_eq!(failed.sinks[0].datasets_missing, ["offers"]);
+        assert!(!journal("never-1").iter().any(|event| event.contains("offers")));
+
+        // The next run reads it in full, since no full pass ever completed.
+        let next = folder.run(&incremental(3, 0, "never-2", "")).await;
+        assert!(!outcome(&next, "offers").replica.changes_only);
+        assert!(outcome(&next, "candidates").replica.changes_only);
+        assert_eq!(outcome(&next, "offers").replica.delivered, Some(3));
+    }
+
+    #[tokio::test]
+    async fn a_run_is_refused_at_once_while_another_run_of_the_spec_holds_its_state() {
+        let folder = SpecFolder::new();
+        let text = incremental(3, 0, "refused", "");
+        let holder = Replica::open(&folder.spec(&text).state_file(), false).unwrap();
+
+        let refused = folder.run(&text).await;
+
+        assert_eq!(refused.exit_code(), 1);
+        assert!(refused.state.is_none());
+        let rendered = refused.render();
+        let pid =
+            format!("another ashflow run of this spec is in progress (pid {})", std::process::id());
+        assert!(rendered.contains(&pid), "{rendered}");
+        assert!(journal("refused").is_empty(), "nothing was written");
+        drop(holder);
+        assert_eq!(folder.run(&text).await.exit_code(), 0);
+    }
+
+    #[tokio::test]
+    async fn the_history_records_each_run_with_its_counts() {
+        let folder = SpecFolder::new();
+        folder.run(&incremental(4, 0, "history-1", "")).await;
+        folder.run(&incremental(6, 0, "history-2", "")).await;
+
+        let history =
+            crate::replica::run_history(&folder.spec(&incremental(1, 0, "x", "")).state_file(), 10)
+                .unwrap();
+        assert_eq!(history.len(), 2);
+        assert_eq!((history[0].run_id, history[0].outcome.as_str()), (2, "succeeded"));
+        assert_eq!((history[0].rows_read, history[0].rows_written), (4, 4), "two new per stream");
+        assert_eq!((history[1].rows_read, history[1].rows_written), (8, 8));
+        assert!(history[0].requests > 0 && history[0].errors.is_empty());
     }
 }

@@ -12,6 +12,10 @@
 //! path = "ashby.xlsx"
 //! ```
 //!
+//! Two optional top-level keys come before the tables: `state_dir`, the folder of the spec's
+//! replica (default `.ashflow` beside the spec), and `full_refresh_every`, a duration after
+//! which every stream is read in full again (see [`crate::replica`]).
+//!
 //! Validation reads the spec file and nothing else: the runner checks the shape (known top-level
 //! keys, names, `type`), and each plugin's registration checks its own table. Every problem is
 //! collected, located as `spec.toml:LINE:COL`, and reported together, so one `ashflow check`
@@ -24,6 +28,7 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 use ashflow_core::config::line_and_column;
 use ashflow_core::{
@@ -32,6 +37,10 @@ use ashflow_core::{
 use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
+use crate::datasets::definition::Located;
+use crate::datasets::{
+    DatasetPlans, EntityInput, EntityRef, Origin, Problem, parse_definitions, plan_datasets,
+};
 use crate::plugins::Registry;
 use crate::summary::counted;
 
@@ -61,6 +70,12 @@ pub struct CheckedSpec {
     pub sources: Vec<CheckedSource>,
     /// The sinks, sorted by name.
     pub sinks: Vec<CheckedSink>,
+    /// The datasets the spec defines, and the built-in ones a sink receives, sorted by name.
+    pub datasets: Vec<CheckedDataset>,
+    /// The replica file that keeps what was synced between runs.
+    pub state_file: PathBuf,
+    /// How often every stream is read in full again, when the spec asks for it.
+    pub full_refresh_every: Option<Duration>,
 }
 
 /// One source of a valid spec.
@@ -92,6 +107,25 @@ pub struct CheckedSink {
     pub name: String,
     /// Its plugin type.
     pub sink_type: String,
+    /// The datasets it receives, in the order it receives them.
+    pub datasets: Vec<String>,
+}
+
+/// A dataset that a spec defines (or a built-in one that a sink receives).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckedDataset {
+    /// Its name.
+    pub name: String,
+    /// How it is made, in one line.
+    pub summary: String,
+    /// Its columns as known before the run.
+    pub columns: usize,
+    /// True when the run adds columns (custom fields of a pivot).
+    pub columns_at_run_time: bool,
+    /// The entities it reads, as `source.entity`.
+    pub inputs: Vec<String>,
+    /// True for a dataset ashflow provides, such as `pipeline`.
+    pub builtin: bool,
 }
 
 impl CheckedSpec {
@@ -117,27 +151,61 @@ impl CheckedSpec {
                 counted(source.streams.len(), "stream")
             ));
             let width = source.streams.iter().map(|s| s.stream.len()).max().unwrap_or(0);
-            // Every run reads every stream in full for now, so `check` does not label streams
-            // by whether the source could read them incrementally.
+            let dataset_width = source.streams.iter().map(|s| s.dataset.len()).max().unwrap_or(0);
             for stream in &source.streams {
+                let reads = if stream.incremental {
+                    "changes after the first run"
+                } else {
+                    "in full every run"
+                };
                 text.push_str(&format!(
-                    "    {:width$}  -> dataset {}\n",
+                    "    {:width$}  -> dataset {:dataset_width$}  (reads {reads})\n",
                     stream.stream, stream.dataset
                 ));
             }
         }
+        if !self.datasets.is_empty() {
+            text.push_str("\nDatasets:\n");
+        }
+        for dataset in &self.datasets {
+            let builtin = if dataset.builtin { " (built in)" } else { "" };
+            let more = if dataset.columns_at_run_time { " + custom field columns" } else { "" };
+            text.push_str(&format!(
+                "  {}{builtin}: {}\n    {}{more}; reads {}\n",
+                dataset.name,
+                dataset.summary,
+                counted(dataset.columns, "column"),
+                dataset.inputs.join(", ")
+            ));
+        }
         text.push_str("\nSinks:\n");
         for sink in &self.sinks {
-            text.push_str(&format!("  {} (type {})\n", sink.name, sink.sink_type));
+            text.push_str(&format!(
+                "  {} (type {}): {}\n",
+                sink.name,
+                sink.sink_type,
+                sink.datasets.join(", ")
+            ));
         }
-        let datasets = self.datasets().len();
+        let streams = self.datasets().len();
+        let mut written: Vec<&str> =
+            self.sinks.iter().flat_map(|sink| sink.datasets.iter().map(String::as_str)).collect();
+        written.sort_unstable();
+        written.dedup();
         text.push_str(&format!(
             "\n`ashflow run {}` would read {} and write {} to {}.\n",
             self.spec_path.display(),
-            counted(datasets, "stream"),
-            counted(datasets, "dataset"),
+            counted(streams, "stream"),
+            counted(written.len(), "dataset"),
             counted(self.sinks.len(), "sink")
         ));
+        text.push_str(&format!("State (replica and run history): {}\n", self.state_file.display()));
+        if let Some(every) = self.full_refresh_every {
+            text.push_str(&format!(
+                "Every stream is read in full again every {}.\n",
+                humantime::format_duration(every)
+            ));
+        }
         text
     }
 }
@@ -149,6 +217,12 @@ pub(crate) struct Spec {
     pub(crate) spec_path: PathBuf,
     pub(crate) sources: Vec<SpecSource>,
     pub(crate) sinks: Vec<SpecSink>,
+    /// Every dataset a sink may receive: one per stream, the spec's own and the built-ins.
+    pub(crate) dataset_plans: DatasetPlans,
+    /// The folder of the replica (`state_dir`), absolute.
+    pub(crate) state_dir: PathBuf,
+    /// How often a full pass is due (`full_refresh_every`), when the spec sets it.
+    pub(crate) full_refresh_every: Option<Duration>,
 }
 
 /// A validated source and the datasets its streams become.
@@ -176,6 +250,8 @@ pub(crate) struct SpecSink {
     pub(crate) name_offset: usize,
     pub(crate) sink_type: &'static str,
     pub(crate) validated: Box<dyn ValidatedSink>,
+    /// The datasets it receives, in order: its `datasets` key, or one per stream.
+    pub(crate) datasets: Vec<String>,
 }
 
 impl Spec {
@@ -201,14 +277,44 @@ impl Spec {
         let sinks = self
             .sinks
             .iter()
-            .map(|sink| CheckedSink { name: sink.name.clone(), sink_type: sink.sink_type.into() })
+            .map(|sink| CheckedSink {
+                name: sink.name.clone(),
+                sink_type: sink.sink_type.into(),
+                datasets: sink.datasets.clone(),
+            })
+            .collect();
+        let received: Vec<&str> =
+            self.sinks.iter().flat_map(|sink| sink.datasets.iter().map(String::as_str)).collect();
+        let datasets = self
+            .dataset_plans
+            .all()
+            .filter(|plan| {
+                plan.origin == Origin::Defined
+                    || (plan.origin == Origin::Builtin && received.contains(&plan.name.as_str()))
+            })
+            .map(|plan| CheckedDataset {
+                name: plan.name.clone(),
+                summary: plan.summary(),
+                columns: ashflow_core::Projection::new(&plan.schema).columns().len(),
+                columns_at_run_time: plan.columns_at_run_time,
+                inputs: plan.inputs.iter().map(ToString::to_string).collect(),
+                builtin: plan.origin == Origin::Builtin,
+            })
             .collect();
         CheckedSpec {
             file_name: self.file_name.clone(),
             spec_path: self.spec_path.clone(),
             sources,
             sinks,
+            datasets,
+            state_file: self.state_file(),
+            full_refresh_every: self.full_refresh_every,
         }
+    }
+
+    /// The replica file of this spec: `<state_dir>/<spec file stem>.sqlite`.
+    pub(crate) fn state_file(&self) -> PathBuf {
+        crate::replica::replica_path(&self.state_dir, &self.file_name)
     }
 
     /// Every planned dataset, sorted by name.
@@ -257,6 +363,8 @@ pub(crate) fn parse_spec(
         document: Arc::from(text),
         registry,
         problems: Vec::new(),
+        state_dir: None,
+        full_refresh_every: None,
     };
 
     let root = match DeTable::parse(text) {
@@ -272,17 +380,30 @@ pub(crate) fn parse_spec(
     let source_entries = validator.components(Kind::Source, sources);
     let sink_entries = validator.components(Kind::Sink, sinks);
     let several_sources = source_entries.len() > 1;
+    let source_entries_count = source_entries.len();
     let sources: Vec<SpecSource> = source_entries
         .into_iter()
         .filter_map(|entry| validator.source(entry?, several_sources))
         .collect();
-    let sinks: Vec<SpecSink> =
+    let all_sources_valid = sources.len() == source_entries_count;
+    let mut sinks: Vec<SpecSink> =
         sink_entries.into_iter().filter_map(|entry| validator.sink(entry?)).collect();
+    let dataset_plans =
+        validator.datasets(&root, &sources, &mut sinks, several_sources, all_sources_valid);
     validator.check_unique_datasets(&sources);
     validator.check_distinct_destinations(&sinks);
+    let state_dir = validator.state_dir_outside_sinks(&sinks);
 
     if validator.problems.is_empty() {
-        Ok(Spec { file_name: file_name.into(), spec_path: file_name.into(), sources, sinks })
+        Ok(Spec {
+            file_name: file_name.into(),
+            spec_path: file_name.into(),
+            sources,
+            sinks,
+            dataset_plans,
+            state_dir,
+            full_refresh_every: validator.full_refresh_every,
+        })
     } else {
         Err(validator.into_error())
     }
@@ -360,7 +481,13 @@ struct Validator<'s> {
     document: Arc<str>,
     registry: &'s Registry,
     problems: Vec<(usize, String)>,
+    /// `state_dir` as written, with its offset, when the spec sets it.
+    state_dir: Option<(PathBuf, usize)>,
+    full_refresh_every: Option<Duration>,
 }
+
+/// The keys a spec may have at its top level, for the message about an unknown one.
+const TOP_LEVEL_KEYS: &str = "`sources`, `sinks`, `datasets`, `state_dir` and `full_refresh_every`";
 
 impl Validator<'_> {
     fn problem(&mut self, offset: usize, message: impl fmt::Display) {
@@ -396,13 +523,95 @@ impl Validator<'_> {
             match key.get_ref().as_ref() {
                 "sources" => sources = Some((offset, value)),
                 "sinks" => sinks = Some((offset, value)),
+                // Read by `datasets` once the sources say which entities there are.
+                "datasets" => {}
+                "state_dir" => self.state_dir_key(value),
+                "full_refresh_every" => self.full_refresh_every_key(value),
                 other => self.problem(
                     offset,
-                    format!("unknown key `{other}`; a spec has only `sources` and `sinks` tables"),
+                    format!("unknown key `{other}`; a spec's top level has only {TOP_LEVEL_KEYS}"),
                 ),
             }
         }
         (sources, sinks)
+    }
+
+    /// Reads `state_dir`: a folder, relative to the spec's folder unless absolute.
+    fn state_dir_key(&mut self, value: &Spanned<DeValue<'_>>) {
+        let offset = value.span().start;
+        match value.get_ref().as_str() {
+            Some(dir) if !dir.trim().is_empty() => {
+                self.state_dir = Some((PathBuf::from(dir), offset))
+            }
+            Some(_) => self.problem(
+                offset,
+                "`state_dir` is empty: name the folder for the replica, such as \".ashflow\"",
+            ),
+            None => self.problem(
+                offset,
+                format!(
+                    "`state_dir` must be a string naming a folder, such as \".ashflow\", found {}",
+                    value.get_ref().type_str()
+                ),
+            ),
+        }
+    }
+
+    /// Reads `full_refresh_every`: a duration such as `"7d"`.
+    fn full_refresh_every_key(&mut self, value: &Spanned<DeValue<'_>>) {
+        let offset = value.span().start;
+        let advice = "write a duration such as \"7d\", \"12h\" or \"1d 12h\"";
+        let Some(text) = value.get_ref().as_str() else {
+            self.problem(
+                offset,
+                format!(
+                    "`full_refresh_every` must be a string; {advice}, found {}",
+                    value.get_ref().type_str()
+                ),
+            );
+            return;
+        };
+        match humantime::parse_duration(text) {
+            Ok(every) if every.is_zero() => self.problem(
+                offset,
+                format!("`full_refresh_every` must be longer than zero; {advice}"),
+            ),
+            Ok(every) => self.full_refresh_every = Some(every),
+            Err(error) => self.problem(
+                offset,
+                format!(
+                    "`full_refresh_every`: cannot read \"{text}\" as a duration ({error}); {advice}"
+                ),
+            ),
+        }
+    }
+
+    /// The absolute state folder, after checking that no sink replaces it: an AI folder or a
+    /// workbook path around it would delete the replica when published.
+    fn state_dir_outside_sinks(&mut self, sinks: &[SpecSink]) -> PathBuf {
+        let (dir, offset) = match self.state_dir.clone() {
+            Some((dir, offset)) => (self.spec_dir.join(dir), Some(offset)),
+            None => (self.spec_dir.join(".ashflow"), None),
+        };
+        let dir = normalize(&dir);
+        for sink in sinks {
+            let Some(destination) = sink.validated.local_destination().map(normalize) else {
+                continue;
+            };
+            if dir.starts_with(&destination) {
+                self.problem(
+                    offset.unwrap_or(sink.name_offset),
+                    format!(
+                        "the state folder {} is inside {}, which [sinks.{}] replaces on every \
+                         run; set `state_dir` to a folder outside every sink's path",
+                        dir.display(),
+                        destination.display(),
+                        sink.name
+                    ),
+                );
+            }
+        }
+        dir
     }
 
     /// Checks the shape of every table under `sources` or `sinks`. Returns one element per
@@ -536,6 +745,11 @@ impl Validator<'_> {
             self.document.clone(),
             vec![kind.section().to_string(), name.to_string()],
         );
+        // A sink's `datasets` says what the runner feeds it, so the plugin never sees it.
+        let table = match kind {
+            Kind::Sink => table.without_runner_key("datasets"),
+            Kind::Source => table,
+        };
         let context =
             SpecContext { spec_dir: self.spec_dir.to_path_buf(), component_id: name.to_string() };
         (table, context)
@@ -596,11 +810,67 @@ impl Validator<'_> {
                 name_offset: entry.name_offset,
                 sink_type: registration.name,
                 validated,
+                datasets: Vec::new(),
             }),
             Err(error) => {
                 self.plugin_problem(entry.name_offset, error);
                 None
             }
+        }
+    }
+
+    /// Plans the spec's datasets over the entities of `sources` and sets what each sink
+    /// receives. While a source is invalid its entities are unknown, so only the shape of the
+    /// `datasets` tables is checked then: names would be reported missing for no fault of
+    /// theirs.
+    fn datasets(
+        &mut self,
+        root: &DeTable<'_>,
+        sources: &[SpecSource],
+        sinks: &mut [SpecSink],
+        several_sources: bool,
+        all_sources_valid: bool,
+    ) -> DatasetPlans {
+        let mut problems: Vec<Problem> = Vec::new();
+        let definitions = match root.iter().find(|(key, _)| key.get_ref() == "datasets") {
+            Some((key, value)) => {
+                let (definitions, mut found) =
+                    parse_definitions(value, key.span().start, &self.document);
+                problems.append(&mut found);
+                definitions
+            }
+            None => Vec::new(),
+        };
+        let requested = sink_dataset_keys(root, &mut problems);
+        if !all_sources_valid {
+            self.report(problems);
+            return DatasetPlans::default();
+        }
+        let entities: Vec<EntityInput> = sources
+            .iter()
+            .flat_map(|source| {
+                source.datasets.iter().map(|dataset| EntityInput {
+                    entity: EntityRef::new(source.name.clone(), dataset.stream.name.clone()),
+                    dataset: dataset.name.clone(),
+                    stream: dataset.stream.clone(),
+                })
+            })
+            .collect();
+        let (plans, mut planned) = plan_datasets(&definitions, &entities, several_sources);
+        problems.append(&mut planned);
+        for sink in sinks.iter_mut() {
+            let (selected, mut found) =
+                plans.select_for_sink(requested.get(&sink.name), &sink.name);
+            sink.datasets = selected;
+            problems.append(&mut found);
+        }
+        self.report(problems);
+        plans
+    }
+
+    fn report(&mut self, problems: Vec<Problem>) {
+        for problem in problems {
+            self.problem(problem.offset, problem.message);
         }
     }
 
@@ -652,6 +922,46 @@ impl Validator<'_> {
     }
 }
 
+/// The `datasets` key of every table under `sinks`, by sink name; a key of the wrong shape is
+/// reported and left out.
+fn sink_dataset_keys(
+    root: &DeTable<'_>,
+    problems: &mut Vec<Problem>,
+) -> std::collections::HashMap<String, Located<Vec<Located<String>>>> {
+    let mut keys = std::collections::HashMap::new();
+    let sinks = root.iter().find(|(key, _)| key.get_ref() == "sinks");
+    let Some(sinks) = sinks.and_then(|(_, value)| value.get_ref().as_table()) else { return keys };
+    for (name, table) in sinks {
+        let Some(table) = table.get_ref().as_table() else { continue };
+        let Some((_, value)) = table.iter().find(|(key, _)| key.get_ref() == "datasets") else {
+            continue;
+        };
+        let items = value.get_ref().as_array();
+        let names: Option<Vec<Located<String>>> = items.and_then(|items| {
+            items
+                .iter()
+                .map(|item| {
+                    item.get_ref().as_str().map(|text| Located::new(text.into(), item.span().start))
+                })
+                .collect()
+        });
+        match names {
+            Some(names) => {
+                keys.insert(name.get_ref().to_string(), Located::new(names, value.span().start));
+            }
+            None => problems.push(Problem::new(
+                value.span().start,
+                format!(
+                    "[sinks.{}] `datasets` must be a list of dataset names, as in datasets = \
+                     [\"pipeline\", \"jobs\"]",
+                    name.get_ref()
+                ),
+            )),
+        }
+    }
+    keys
+}
+
 /// A simple identifier close to `name`, for the rename suggestion.
 fn suggest_identifier(name: &str) -> String {
     let suggestion: String = name
@@ -687,7 +997,9 @@ mod tests {
             format!("\nschedule = 3\n[sources.a]\ntype = \"memory\"\nstreams = [\"x\"]\n{SINK}");
         assert_eq!(
             problems(&text),
-            ["spec.toml:2:1: unknown key `schedule`; a spec has only `sources` and `sinks` tables"]
+            [format!(
+                "spec.toml:2:1: unknown key `schedule`; a spec's top level has only {TOP_LEVEL_KEYS}"
+            )]
         );
     }
 
@@ -795,7 +1107,11 @@ type = \"sheets\"
         assert_eq!(checked.sources[0].streams[0].stream, "offers");
         assert_eq!(
             checked.sinks,
-            [CheckedSink { name: "book".into(), sink_type: "journal".into() }]
+            [CheckedSink {
+                name: "book".into(),
+                sink_type: "journal".into(),
+                datasets: vec!["candidates".into(), "offers".into()]
+            }]
         );
     }
 
@@ -861,5 +1177,47 @@ type = \"sheets\"
             let result = parse_spec("example.toml", Path::new("/specs"), &text, &registry);
             assert!(result.is_ok(), "{}: {:?}", sink.name, result.err());
         }
+    }
+
+    #[test]
+    fn the_state_folder_defaults_beside_the_spec_and_state_dir_moves_it() {
+        let text = format!("[sources.a]\ntype = \"memory\"\nstreams = [\"x\"]\n{SINK}");
+        let spec = valid(&text);
+        assert_eq!(spec.state_file(), Path::new("/specs/.ashflow/spec.sqlite"));
+        assert_eq!(spec.full_refresh_every, None);
+
+        let spec =
+            valid(&format!("state_dir = \"../state\"\nfull_refresh_every = \"7d 12h\"\n{text}"));
+        assert_eq!(spec.state_file(), Path::new("/state/spec.sqlite"));
+        assert_eq!(spec.full_refresh_every, Some(Duration::from_secs(7 * 86_400 + 12 * 3_600)));
+        let report = spec.checked().render();
+        assert!(report.contains("State (replica and run history): /state/spec.sqlite"), "{report}");
+        assert!(report.contains("read in full again every 7days 12h"), "{report}");
+    }
+
+    #[test]
+    fn a_bad_full_refresh_every_says_how_to_write_a_duration_at_its_line() {
+        let text = format!("[sources.a]\ntype = \"memory\"\nstreams = [\"x\"]\n{SINK}");
+        let misspelt = problems(&format!("full_refresh_every = \"7 dais\"\n{text}"));
+        assert_eq!(misspelt.len(), 1, "{misspelt:?}");
+        assert!(
+            misspelt[0].starts_with("spec.toml:1:22: `full_refresh_every`: cannot read \"7 dais\"")
+        );
+        assert!(misspelt[0].ends_with("write a duration such as \"7d\", \"12h\" or \"1d 12h\""));
+
+        let wrong = problems(&format!("full_refresh_every = 7\nstate_dir = \"\"\n{text}"));
+        assert!(wrong[0].starts_with("spec.toml:1:22: `full_refresh_every` must be a string"));
+        assert!(wrong[1].starts_with("spec.toml:2:13: `state_dir` is empty"), "{wrong:?}");
+        let zero = problems(&format!("full_refresh_every = \"0s\"\n{text}"));
+        assert!(zero[0].contains("must be longer than zero"), "{zero:?}");
+    }
+
+    #[test]
+    fn a_state_folder_inside_a_sink_output_is_refused() {
+        let text = "state_dir = \"out/ai/state\"\n[sources.a]\ntype = \"memory\"\nstreams = [\"x\"]\n\
+                    [sinks.ai]\ntype = \"journal\"\njournal = \"j\"\npath = \"out/ai\"\n";
+        let problems = problems(text);
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert!(problems[0].starts_with("spec.toml:1:13: the state folder /specs/out/ai/state is inside /specs/out/ai, which [sinks.ai] replaces"), "{problems:?}");
     }
 }

@@ -31,6 +31,18 @@ pub struct RunSummary {
     pub duration: Duration,
     /// True when the run was interrupted; sinks then published nothing.
     pub cancelled: bool,
+    /// The replica file and this run's number in its history, when the replica could be
+    /// opened.
+    pub state: Option<StateLocation>,
+}
+
+/// Where a run kept its state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StateLocation {
+    /// The replica file.
+    pub file: std::path::PathBuf,
+    /// The run's number in the history that `ashflow runs` lists.
+    pub run_id: i64,
 }
 
 /// How reading one stream ended.
@@ -44,6 +56,24 @@ pub struct StreamOutcome {
     pub dataset: String,
     /// The source's report, or why the stream could not be read completely.
     pub result: Result<StreamReport, Error>,
+    /// What the run did to the stream's copy in the replica, and what the sinks received.
+    pub replica: ReplicaOutcome,
+}
+
+/// What one run did to a stream's copy in the replica.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ReplicaOutcome {
+    /// True when the read asked only for changes since the previous run; false for a full pass.
+    pub changes_only: bool,
+    /// Rows inserted or changed.
+    pub written: u64,
+    /// Rows removed because a full pass no longer found them upstream.
+    pub removed: u64,
+    /// Rows the sinks received for this stream's dataset; `None` when it was withheld.
+    pub delivered: Option<u64>,
+    /// Set when this run's read failed and the sinks received the copy completed earlier,
+    /// as of this time, rather than nothing.
+    pub stale_as_of: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 /// How one sink ended.
@@ -114,6 +144,13 @@ impl RunSummary {
                 let _ = writeln!(text, "  {note}");
             }
         }
+        let links = self.links();
+        if !links.is_empty() {
+            text.push_str("\nLinks:\n");
+            for link in links {
+                let _ = writeln!(text, "  {link}");
+            }
+        }
         let advice = self.advice();
         if !advice.is_empty() {
             text.push('\n');
@@ -122,30 +159,56 @@ impl RunSummary {
             }
         }
         let _ = writeln!(text, "\n{}", self.outcome());
+        if let Some(state) = &self.state {
+            let _ = writeln!(
+                text,
+                "State: {} (run {}; `ashflow runs` lists the history)",
+                state.file.display(),
+                state.run_id
+            );
+        }
         text
     }
 
     fn stream_table(&self) -> String {
-        let rows = self.streams.iter().map(|outcome| match &outcome.result {
-            Ok(report) => vec![
-                outcome.dataset.clone(),
-                group_thousands(report.records),
-                group_thousands(report.requests),
-                group_thousands(report.retries),
-                group_thousands(report.pass_restarts),
-                format_duration(report.duration),
-                "ok".into(),
-            ],
-            Err(error) => {
-                let mut row = vec![outcome.dataset.clone()];
-                row.extend(["-", "-", "-", "-", "-"].map(String::from));
-                row.push(failure_status(error));
-                row
+        let rows = self.streams.iter().map(|outcome| {
+            let replica = &outcome.replica;
+            let delivered = replica.delivered.map_or_else(|| "-".into(), group_thousands);
+            match &outcome.result {
+                Ok(report) => vec![
+                    outcome.dataset.clone(),
+                    if replica.changes_only { "changes" } else { "full" }.into(),
+                    group_thousands(report.records),
+                    group_thousands(replica.written),
+                    group_thousands(replica.removed),
+                    delivered,
+                    group_thousands(report.requests),
+                    group_thousands(report.retries),
+                    group_thousands(report.pass_restarts),
+                    format_duration(report.duration),
+                    "ok".into(),
+                ],
+                Err(error) => {
+                    let mut row = vec![outcome.dataset.clone()];
+                    row.extend(["-", "-", "-", "-"].map(String::from));
+                    row.push(delivered);
+                    row.extend(["-", "-", "-", "-"].map(String::from));
+                    let status = failure_status(error);
+                    row.push(if replica.stale_as_of.is_some() {
+                        format!("{status}, earlier copy sent")
+                    } else {
+                        status
+                    });
+                    row
+                }
             }
         });
         render_table(
-            &["dataset", "rows", "requests", "retries", "restarts", "duration", "status"],
-            &[false, true, true, true, true, true, false],
+            &[
+                "dataset", "pass", "read", "written", "removed", "rows", "requests", "retries",
+                "restarts", "duration", "status",
+            ],
+            &[false, false, true, true, true, true, true, true, true, true, false],
             rows.collect(),
         )
     }
@@ -235,7 +298,31 @@ impl RunSummary {
                 problems.push(format!("source {} (every stream): {message}", outcome.source));
             }
         }
+        for outcome in &self.streams {
+            if let (Err(_), Some(as_of)) = (&outcome.result, outcome.replica.stale_as_of) {
+                problems.push(format!(
+                    "{}: the sinks received the copy kept from the last completed read, as of \
+                     {}; it may be out of date until a run reads it again",
+                    outcome.dataset,
+                    as_of.format("%Y-%m-%d %H:%M UTC")
+                ));
+            }
+        }
         problems
+    }
+
+    /// The links sinks give to what they published (a BigQuery table's Looker Studio report).
+    fn links(&self) -> Vec<String> {
+        let mut links = Vec::new();
+        for outcome in &self.sinks {
+            let Ok(report) = &outcome.result else { continue };
+            for dataset in &report.datasets {
+                for link in &dataset.links {
+                    links.push(format!("sink {}, {}: {link}", outcome.sink, dataset.dataset));
+                }
+            }
+        }
+        links
     }
 
     fn notes(&self) -> Vec<String> {
@@ -315,12 +402,8 @@ impl RunSummary {
             );
         }
         if self.succeeded() {
-            let rows: u64 = self
-                .streams
-                .iter()
-                .filter_map(|outcome| outcome.result.as_ref().ok())
-                .map(|report| report.records)
-                .sum();
+            let rows: u64 =
+                self.streams.iter().filter_map(|outcome| outcome.replica.delivered).sum();
             return format!(
                 "Succeeded: {} ({} rows) written to {} in {duration}.",
                 counted(datasets, "dataset"),
@@ -342,6 +425,57 @@ impl RunSummary {
             counted(self.sinks.len(), "sink")
         )
     }
+}
+
+/// The history of runs as `ashflow runs` prints it: newest first, one line per run, then the
+/// errors of the runs shown.
+pub(crate) fn render_history(runs: &[crate::replica::RunRecord]) -> String {
+    let rows = runs
+        .iter()
+        .map(|run| {
+            let outcome = if run.full_refresh {
+                format!("{} (full refresh)", run.outcome)
+            } else {
+                run.outcome.clone()
+            };
+            vec![
+                run.run_id.to_string(),
+                run.started.replace('T', " ").replace('Z', " UTC"),
+                run.duration_ms.map_or_else(
+                    || "-".into(),
+                    |ms| format_duration(Duration::from_millis(u64::try_from(ms).unwrap_or(0))),
+                ),
+                outcome,
+                group_thousands(run.rows_read),
+                group_thousands(run.rows_written),
+                group_thousands(run.rows_removed),
+                group_thousands(run.requests),
+                group_thousands(run.retries),
+                group_thousands(run.errors.len() as u64),
+            ]
+        })
+        .collect();
+    let mut text = render_table(
+        &[
+            "run", "started", "duration", "outcome", "read", "written", "removed", "requests",
+            "retries", "errors",
+        ],
+        &[true, false, true, false, true, true, true, true, true, true],
+        rows,
+    );
+    let errors: Vec<String> = runs
+        .iter()
+        .flat_map(|run| {
+            run.errors.iter().map(move |error| format!("  run {}: {error}", run.run_id))
+        })
+        .collect();
+    if !errors.is_empty() {
+        text.push_str("\nErrors:\n");
+        for error in errors {
+            let _ = writeln!(text, "{error}");
+        }
+    }
+    text
 }
 
 fn failure_status(error: &Error) -> String {
@@ -412,11 +546,16 @@ mod tests {
                 duration: Duration::from_millis(1_250),
                 ..StreamReport::default()
             }),
+            replica: ReplicaOutcome {
+                written: records,
+                delivered: Some(records),
+                ..ReplicaOutcome::default()
+            },
         }
     }
 
     fn failed(dataset: &str, error: Error) -> StreamOutcome {
-        StreamOutcome { result: Err(error), ..read(dataset, 0) }
+        StreamOutcome { result: Err(error), replica: ReplicaOutcome::default(), ..read(dataset, 0) }
     }
 
     fn published(datasets: &[(&str, u64)], missing: &[&str]) -> SinkOutcome {
@@ -432,6 +571,7 @@ mod tests {
                         dataset: name.to_string(),
                         rows: *rows,
                         warnings: Vec::new(),
+                        links: vec![format!("Report: https://example.test/{name}")],
                     })
                     .collect(),
             }),
@@ -441,7 +581,13 @@ mod tests {
     }
 
     fn summary(streams: Vec<StreamOutcome>, sinks: Vec<SinkOutcome>) -> RunSummary {
-        RunSummary { streams, sinks, duration: Duration::from_secs(3), cancelled: false }
+        RunSummary {
+            streams,
+            sinks,
+            duration: Duration::from_secs(3),
+            cancelled: false,
+            state: Some(StateLocation { file: ".ashflow/spec.sqlite".into(), run_id: 4 }),
+        }
     }
 
     fn missing_offers_permission() -> Error {
@@ -461,10 +607,43 @@ mod tests {
         assert!(summary.succeeded());
         assert_eq!(summary.exit_code(), 0);
         let text = summary.render();
-        assert!(text.contains("candidates  1,500         2        0         0      1.2s  ok"));
+        assert!(
+            text.contains("candidates  full  1,500    1,500        0  1,500         2        0"),
+            "{text}"
+        );
         assert!(text.contains("book  excel  out/ashby.xlsx    2 of 2  1,512  ok"), "{text}");
         assert!(text.contains("Succeeded: 2 datasets (1,512 rows) written to 1 sink in 3.0s."));
+        assert!(
+            text.contains(
+                "Links:\n  sink book, candidates: Report: https://example.test/candidates\n"
+            ),
+            "{text}"
+        );
         assert!(!text.contains("What to do"), "{text}");
+        assert!(
+            text.ends_with(
+                "State: .ashflow/spec.sqlite (run 4; `ashflow runs` lists the history)\n"
+            )
+        );
+    }
+
+    #[test]
+    fn a_failed_stream_whose_earlier_copy_was_sent_says_as_of_when() {
+        let mut stale = failed("offers", missing_offers_permission());
+        stale.replica.delivered = Some(7);
+        stale.replica.stale_as_of = chrono::DateTime::from_timestamp(1_700_000_000, 0);
+        let summary = summary(
+            vec![read("candidates", 10), stale],
+            vec![published(&[("candidates", 10), ("offers", 7)], &[])],
+        );
+
+        assert_eq!(summary.exit_code(), 1, "a failed read fails the run even with a copy sent");
+        let text = summary.render();
+        assert!(text.contains("failed (permission), earlier copy sent"), "{text}");
+        assert!(
+            text.contains("offers: the sinks received the copy kept from the last completed read, as of 2023-11-14 22:13 UTC"),
+            "{text}"
+        );
     }
 
     #[test]

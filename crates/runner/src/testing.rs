@@ -61,6 +61,13 @@ struct MemoryConfig {
     /// Makes building fail, as an unset environment variable would.
     #[serde(default)]
     broken_build: bool,
+    /// Offer sync tokens: a full pass ends with token `upto-ROWS`, and a read given `upto-K`
+    /// sends only the records from index K on (the ones added since), as a changes pass.
+    #[serde(default)]
+    incremental: bool,
+    /// Records whose `extra` value is raised by this much, to imitate upstream edits.
+    #[serde(default)]
+    revision: u64,
 }
 
 fn three() -> u64 {
@@ -83,7 +90,7 @@ struct MemorySource {
     config: MemoryConfig,
 }
 
-fn descriptor(name: &str) -> StreamDescriptor {
+fn descriptor(name: &str, incremental: bool) -> StreamDescriptor {
     StreamDescriptor {
         name: name.to_string(),
         description: format!("Made-up {name}."),
@@ -93,14 +100,14 @@ fn descriptor(name: &str) -> StreamDescriptor {
         ]),
         primary_key: "id".into(),
         created_at_field: Some("createdAt".into()),
-        incremental: false,
+        incremental,
     }
 }
 
 #[async_trait]
 impl ValidatedSource for MemorySource {
     fn streams(&self) -> Vec<StreamDescriptor> {
-        self.config.streams.iter().map(|name| descriptor(name)).collect()
+        self.config.streams.iter().map(|name| descriptor(name, self.config.incremental)).collect()
     }
 
     async fn build(self: Box<Self>) -> Result<Box<dyn Source>> {
@@ -123,23 +130,40 @@ impl Source for BuiltMemorySource {
         &self.streams
     }
 
-    /// Sends the records newest first, in batches of two, and the first batch twice, so the
-    /// runner has to sort and deduplicate them.
+    /// Sends the records newest first, one batch of two per page, and the first page twice,
+    /// so the runner has to sort and deduplicate them. The last page carries the end of the
+    /// pass (with a token when `incremental`), even when it is empty.
     async fn read(&self, request: ReadRequest, out: BatchSender) -> Result<StreamReport> {
         let stream = request.stream;
-        let records: Vec<Record> = (0..self.config.rows)
+        let since = request
+            .sync_token
+            .as_deref()
+            .and_then(|token| token.strip_prefix("upto-"))
+            .and_then(|index| index.parse::<u64>().ok())
+            .filter(|_| self.config.incremental);
+        let pass = if since.is_some() { Pass::Changes } else { Pass::Full };
+        let records: Vec<Record> = (since.unwrap_or(0)..self.config.rows)
             .map(|index| {
                 let created = format!("2024-01-01T00:00:{:02}Z", 59 - index);
                 let id = format!("{stream}-{index}");
-                let record = json!({"id": id, "createdAt": created, "extra": index});
+                let extra = index + self.config.revision;
+                let record = json!({"id": id, "createdAt": created, "extra": extra});
                 record.as_object().cloned().expect("the record is an object")
             })
             .collect();
-        let batches: Vec<&[Record]> = records.chunks(2).collect();
+        let mut batches: Vec<&[Record]> = records.chunks(2).collect();
+        if batches.is_empty() {
+            batches.push(&[]);
+        }
         let first = batches.first().map(|b| b.to_vec()).unwrap_or_default();
+        let token = self.config.incremental.then(|| format!("upto-{}", self.config.rows));
+        let last = batches.len() - 1;
 
-        let send = |records: Vec<Record>| out.send(Batch::new(stream.clone(), records));
-        send(first.clone()).await.map_err(|_| Error::Cancelled)?;
+        let send = |records: Vec<Record>, end: bool| {
+            let batch = Batch::new(stream.clone(), records).in_pass(pass);
+            out.send(if end { batch.ending_pass(token.clone()) } else { batch })
+        };
+        send(first.clone(), false).await.map_err(|_| Error::Cancelled)?;
         if self.config.fail.contains(&stream) {
             return Err(Error::MissingPermission {
                 permission: "offersRead".into(),
@@ -149,11 +173,11 @@ impl Source for BuiltMemorySource {
         if self.config.hang.contains(&stream) {
             tokio::time::sleep(Duration::from_secs(3_600)).await;
         }
-        for batch in &batches {
-            send(batch.to_vec()).await.map_err(|_| Error::Cancelled)?;
+        for (index, batch) in batches.iter().enumerate() {
+            send(batch.to_vec(), index == last).await.map_err(|_| Error::Cancelled)?;
         }
         Ok(StreamReport {
-            records: self.config.rows,
+            records: records.len() as u64,
             requests: batches.len() as u64,
             ..StreamReport::default()
         })
@@ -171,10 +195,15 @@ struct JournalConfig {
     /// Milliseconds each `write_batch` takes, to test cancellation while writing.
     #[serde(default)]
     delay_ms: u64,
+    /// A local folder the sink claims to replace, resolved against the spec's folder, to test
+    /// the checks on overlapping paths. Nothing is written there.
+    #[serde(default)]
+    path: Option<std::path::PathBuf>,
 }
 
-fn validate_journal(table: &ConfigTable, _context: &SpecContext) -> Result<Box<dyn ValidatedSink>> {
-    let config: JournalConfig = table.deserialize()?;
+fn validate_journal(table: &ConfigTable, context: &SpecContext) -> Result<Box<dyn ValidatedSink>> {
+    let mut config: JournalConfig = table.deserialize()?;
+    config.path = config.path.map(|path| context.spec_dir.join(path));
     Ok(Box::new(JournalSink { config }))
 }
 
@@ -185,6 +214,10 @@ struct JournalSink {
 
 #[async_trait]
 impl ValidatedSink for JournalSink {
+    fn local_destination(&self) -> Option<&std::path::Path> {
+        self.config.path.as_deref()
+    }
+
     async fn open(self: Box<Self>) -> Result<Box<dyn Sink>> {
         Ok(Box::new(OpenJournal { config: self.config, current: None }))
     }

@@ -175,7 +175,12 @@ impl Sink for AiJsonSink {
             "Wrote dataset."
         );
 
-        let report = DatasetReport { dataset: name.clone(), rows: dataset.rows, warnings };
+        let report = DatasetReport {
+            dataset: name.clone(),
+            rows: dataset.rows,
+            warnings,
+            ..DatasetReport::default()
+        };
         self.reports.push(report.clone());
         self.written.push(ExportedDataset {
             name,

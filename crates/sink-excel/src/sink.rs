@@ -216,6 +216,7 @@ impl ExcelSink {
             dataset: written.dataset.name.clone(),
             rows,
             warnings: written.warnings,
+            ..DatasetReport::default()
         };
         self.written.push(written.dataset);
         self.reports.push(report.clone());
