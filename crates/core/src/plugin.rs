@@ -67,8 +67,10 @@ pub trait Source: Send + Sync {
     /// Each record is sent exactly once, even when the read has to start again after a cursor
     /// error. The last batch of the completed pass carries [`EndOfPass`](crate::EndOfPass) with
     /// the next sync token; a read that fails never sends it, so the runner keeps the earlier
-    /// token and the next run reads those changes again. Several streams may be read at the same time; the source limits its own requests
-    /// in flight. When `out` is closed the read stops early and returns
+    /// token and the next run reads those changes again.
+    ///
+    /// Several streams may be read at the same time; the source limits its own requests in
+    /// flight. When `out` is closed the read stops early and returns
     /// [`Error::Cancelled`](crate::Error::Cancelled).
     async fn read(&self, request: ReadRequest, out: BatchSender) -> Result<StreamReport>;
 }

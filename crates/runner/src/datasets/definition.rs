@@ -434,7 +434,11 @@ impl Reader<'_> {
         let Some(with) = self.optional(table, "with", |reader, value| reader.string(value, "with"))
         else {
             if self.problems.len() == before {
-                self.problem(offset, "this `join` entry has no `with`: name the entity (\"ashby.departments\") or dataset to join");
+                self.problem(
+                    offset,
+                    "this `join` entry has no `with`: name the entity (\"ashby.departments\") \
+                     or dataset to join",
+                );
             }
             return None;
         };
