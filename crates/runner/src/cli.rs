@@ -398,24 +398,25 @@ fn runs(args: &RunsArgs) -> i32 {
             return EXIT_FAILED;
         }
     };
-    if args.json {
+    let text = if args.json {
         match serde_json::to_string_pretty(&history) {
-            Ok(json) => println!("{json}"),
+            Ok(json) => format!("{json}\n"),
             Err(error) => {
                 eprintln!("error: cannot write the history as JSON: {error}");
                 return EXIT_FAILED;
             }
         }
     } else if history.is_empty() {
-        println!(
-            "No runs yet: {} does not hold any. `ashflow run {}` starts one.",
+        format!(
+            "No runs yet: {} does not hold any. `ashflow run {}` starts one.\n",
             checked.state_file.display(),
             args.spec.display()
-        );
+        )
     } else {
-        print!("{}", render_history(&history));
-        println!("\nState: {}", checked.state_file.display());
-    }
+        format!("{}\nState: {}\n", render_history(&history), checked.state_file.display())
+    };
+    // A reader that stops early (`| head`) closes the pipe; that is not an error of ours.
+    let _ = std::io::Write::write_all(&mut std::io::stdout().lock(), text.as_bytes());
     EXIT_SUCCESS
 }
 

@@ -653,13 +653,21 @@ pub(crate) async fn deliverable_datasets(
     Ok(deliverable)
 }
 
+/// Why a dataset could not be delivered: the replica failed to read it, or the spec's
+/// definition of it failed at run time (an SQL error, say), which is a configuration problem.
+#[derive(Debug, Clone)]
+enum Undeliverable {
+    Replica(String),
+    Dataset(String),
+}
+
 /// What the dispatcher tells a sink's task.
 enum Feed {
     Begin(Arc<DatasetDescriptor>),
     Rows(Arc<Vec<Record>>),
     End,
     /// The run cannot deliver the current dataset; stop without publishing.
-    Abandon(String),
+    Abandon(Undeliverable),
     /// Every dataset was delivered; publish.
     Finish,
 }
@@ -941,7 +949,7 @@ async fn stream_entity(
     deliverable: Deliverable,
     replica: &Replica,
     sinks: &mut [LiveSink],
-) -> Result<(), String> {
+) -> Result<(), Undeliverable> {
     let Deliverable { descriptor, source, entity } = deliverable;
     let descriptor = Arc::new(descriptor);
     let name = descriptor.name.clone();
@@ -955,7 +963,7 @@ async fn stream_entity(
             replica.read_page(&source, &entity, after.as_ref(), PAGE_ROWS)
         })
         .await
-        .map_err(|error| error.to_string())?;
+        .map_err(|error| Undeliverable::Replica(error.to_string()))?;
         if !page.records.is_empty() {
             let records = Arc::new(page.records);
             broadcast(sinks, &name, || Feed::Rows(records.clone())).await;
@@ -976,11 +984,15 @@ async fn send_derived(
     plan: Arc<DatasetPlan>,
     replica: &Replica,
     sinks: &mut [LiveSink],
-) -> Result<(), String> {
+) -> Result<(), Undeliverable> {
     let name = plan.name.clone();
-    let made = on_replica(replica, move |replica| materialize(&plan, replica))
-        .await
-        .map_err(|error| format!("cannot make the dataset {name}: {error}"))?;
+    let made =
+        on_replica(replica, move |replica| materialize(&plan, replica)).await.map_err(|error| {
+            match error {
+                RunnerError::Dataset { .. } => Undeliverable::Dataset(error.to_string()),
+                other => Undeliverable::Replica(format!("cannot make the dataset {name}: {other}")),
+            }
+        })?;
     let (descriptor, rows) = made;
     tracing::debug!(dataset = %descriptor.name, rows = rows.len(), "Writing a dataset.");
     let descriptor = Arc::new(descriptor);
@@ -1082,7 +1094,8 @@ async fn feed_sink(
                     completed.push(descriptor.name.clone());
                 }
             }
-            Feed::Abandon(reason) => return Err(replica_failure(reason)),
+            Feed::Abandon(Undeliverable::Replica(reason)) => return Err(replica_failure(reason)),
+            Feed::Abandon(Undeliverable::Dataset(reason)) => return Err(Error::config(reason)),
             Feed::Finish => return Ok(()),
         }
     }

@@ -856,8 +856,17 @@ impl Validator<'_> {
                 })
             })
             .collect();
-        let (plans, mut planned) = plan_datasets(&definitions, &entities, several_sources);
+        let (mut plans, mut planned) = plan_datasets(&definitions, &entities, several_sources);
         problems.append(&mut planned);
+        // A dataset whose table could not even be read has its problems reported where it is
+        // defined; a sink naming it must not add a second, misleading "no dataset" problem.
+        if let Some((_, value)) = root.iter().find(|(key, _)| key.get_ref() == "datasets")
+            && let toml::de::DeValue::Table(table) = value.get_ref()
+        {
+            for (name, _) in table.iter() {
+                plans.mark_failed(name.get_ref());
+            }
+        }
         for sink in sinks.iter_mut() {
             let (selected, mut found) =
                 plans.select_for_sink(requested.get(&sink.name), &sink.name);
@@ -1094,6 +1103,19 @@ type = \"sheets\"
         let problems = problems("[sources.a]\ntype = \"memory\"\nstreams = [\"x\"\n");
         assert_eq!(problems.len(), 1);
         assert!(problems[0].starts_with("spec.toml:3:"), "{problems:?}");
+    }
+
+    #[test]
+    fn a_dataset_that_cannot_be_read_is_reported_once_not_again_at_the_sink_naming_it() {
+        let problems = problems(
+            "[sources.ashby]\ntype = \"memory\"\nstreams = [\"candidates\"]\n\n\
+             [datasets.d]\nfrom = \"ashby.candidates\"\nsql = \"SELECT 1\"\n\n\
+             [sinks.book]\ntype = \"journal\"\njournal = \"x\"\ndatasets = [\"d\"]\n",
+        );
+
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert!(problems[0].contains("has `from` and `sql`"), "{problems:?}");
+        assert!(!problems[0].contains("no dataset"), "{problems:?}");
     }
 
     #[test]

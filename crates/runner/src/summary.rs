@@ -214,14 +214,15 @@ impl RunSummary {
     }
 
     fn sink_table(&self) -> String {
-        let total = self.dataset_count();
         let rows = self.sinks.iter().map(|outcome| {
+            // Each sink chooses its datasets: what it published plus what it is missing.
             let mut row = vec![outcome.sink.clone(), outcome.sink_type.clone()];
             match &outcome.result {
                 Ok(report) => {
                     let rows: u64 = report.datasets.iter().map(|dataset| dataset.rows).sum();
                     let status =
                         if outcome.datasets_missing.is_empty() { "ok" } else { "incomplete" };
+                    let total = report.datasets.len() + outcome.datasets_missing.len();
                     row.extend([
                         report.location.clone().unwrap_or_else(|| "-".into()),
                         format!("{} of {total}", report.datasets.len()),
@@ -230,6 +231,7 @@ impl RunSummary {
                     ]);
                 }
                 Err(error) => {
+                    let total = outcome.datasets_missing.len();
                     row.extend(["-".into(), format!("0 of {total}"), "-".into()]);
                     row.push(if outcome.ran { failure_status(error) } else { "not run".into() });
                 }
@@ -402,11 +404,17 @@ impl RunSummary {
             );
         }
         if self.succeeded() {
-            let rows: u64 =
-                self.streams.iter().filter_map(|outcome| outcome.replica.delivered).sum();
+            // Every dataset once, however many sinks received it.
+            let mut written: BTreeMap<&str, u64> = BTreeMap::new();
+            for report in self.sinks.iter().filter_map(|sink| sink.result.as_ref().ok()) {
+                for dataset in &report.datasets {
+                    written.entry(dataset.dataset.as_str()).or_insert(dataset.rows);
+                }
+            }
+            let rows: u64 = written.values().sum();
             return format!(
                 "Succeeded: {} ({} rows) written to {} in {duration}.",
-                counted(datasets, "dataset"),
+                counted(written.len(), "dataset"),
                 group_thousands(rows),
                 counted(self.sinks.len(), "sink")
             );

@@ -193,6 +193,14 @@ impl DatasetPlans {
         self.plans.values()
     }
 
+    /// Records that the spec defines `name` but it could not be planned, unless it was: its
+    /// problems are reported where it is defined, not again where a sink names it.
+    pub(crate) fn mark_failed(&mut self, name: &str) {
+        if !self.plans.contains_key(name) {
+            self.failed.insert(name.to_string());
+        }
+    }
+
     /// The datasets a sink receives when it does not choose: one per entity, sorted by name.
     pub fn entity_datasets(&self) -> &[String] {
         &self.entity_datasets

@@ -515,6 +515,7 @@ fn sql_that_writes_is_refused_before_and_while_running() {
         "ATTACH DATABASE 'other.db' AS other",
         "PRAGMA query_only = OFF",
         "WITH gone AS (SELECT 1) DELETE FROM applications",
+        "SELECT load_extension('/tmp/evil')",
     ] {
         let toml = format!("[datasets.bad]\nsql = \"{query}\"\n");
         let root = DeTable::parse(&toml).unwrap().into_inner();
