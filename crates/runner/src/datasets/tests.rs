@@ -910,7 +910,9 @@ filter = \"id = 'x' and (createdAt > '2024-01-01'\"
         "{problems:#?}"
     );
     assert!(
-        problems[0].contains("Datasets: `a`, `b`, `departments`, `filtered`, `jobs`, `open_jobs`"),
+        problems[0].contains(
+            "Datasets: `a`, `b`, `both`, `departments`, `filtered`, `jobs`, `open_jobs`, `typo`"
+        ),
         "{}",
         problems[0]
     );
