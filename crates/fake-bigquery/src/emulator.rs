@@ -176,7 +176,10 @@ fn find_or_start() -> Result<Emulator, String> {
     if let Ok(url) = std::env::var(EMULATOR_URL_VAR) {
         let url = url.trim_end_matches('/').to_string();
         wait_ready(&url, Duration::from_secs(10)).map_err(|error| {
-            format!("{EMULATOR_URL_VAR}={url} does not answer /readyz ({error}); unset it or run `cargo xtask test`")
+            format!(
+                "{EMULATOR_URL_VAR}={url} does not answer /readyz ({error}); unset it or run \
+                 `cargo xtask test`"
+            )
         })?;
         return Ok(Emulator { url });
     }

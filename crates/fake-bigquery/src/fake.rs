@@ -235,7 +235,11 @@ async fn handle(
                 .tables
                 .keys()
                 .filter_map(|key| key.strip_prefix(&prefix))
-                .map(|table| json!({"tableReference": {"projectId": "p", "datasetId": dataset, "tableId": table}}))
+                .map(|table| {
+                    let reference =
+                        json!({"projectId": "p", "datasetId": dataset, "tableId": table});
+                    json!({ "tableReference": reference })
+                })
                 .collect();
             ok(json!({"tables": tables}))
         }
@@ -306,7 +310,8 @@ fn insert_all(inner: &mut Inner, key: &str, request: &Value) -> Response {
     if !invalid.is_empty() {
         for index in 0..rows.len() {
             let error = if invalid.contains(&index) {
-                json!({"reason": "invalid", "location": "name", "message": "no such field: marker."})
+                let message = "no such field: marker.";
+                json!({ "reason": "invalid", "location": "name", "message": message })
             } else if skip_invalid {
                 continue;
             } else {

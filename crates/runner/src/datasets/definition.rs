@@ -125,7 +125,8 @@ pub(crate) fn parse_definitions(
         reader.problem(
             offset,
             format!(
-                "`datasets` must be a table of named datasets, as in [datasets.open_jobs], found {}",
+                "`datasets` must be a table of named datasets, as in [datasets.open_jobs], \
+                 found {}",
                 value.get_ref().type_str()
             ),
         );
@@ -403,8 +404,9 @@ impl Reader<'_> {
             self.problem(
                 value.span().start,
                 format!(
-                    "`join` must be a list of tables, as in join = [{{ with = \"ashby.departments\", \
-                     on = {{ departmentId = \"id\" }} }}], found {}",
+                    "`join` must be a list of tables, as in \
+                     join = [{{ with = \"ashby.departments\", on = {{ departmentId = \"id\" }} }}], \
+                     found {}",
                     value.get_ref().type_str()
                 ),
             );
